@@ -1,0 +1,1 @@
+"""promptecho: record and replay LLM API calls in Python tests."""

@@ -1,0 +1,229 @@
+"""The cassette file: its schema as msgspec Structs, and loading and saving it.
+
+One ``Base`` carries the options every schema class shares (model: msgspec's
+``examples/pyproject-toml``). The format carries ``version``; new fields always get
+defaults and an existing field never changes type, so old cassettes keep loading.
+
+JSON values keep the key order they had on the wire (a re-record of an unchanged call
+gives no diff); Struct fields keep their declaration order.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import msgspec
+
+from ._errors import CassetteError
+from ._types import JSON
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Binary",
+    "Body",
+    "Cassette",
+    "Empty",
+    "Event",
+    "Failure",
+    "Interaction",
+    "Json",
+    "Ndjson",
+    "RecordedRequest",
+    "RecordedResponse",
+    "Sse",
+    "Text",
+]
+
+FORMAT_VERSION = 1
+
+
+class Base(
+    msgspec.Struct,
+    forbid_unknown_fields=True,  # a typo in a hand-edited cassette is an error, not ignored
+    omit_defaults=True,  # fields at their default stay out of the file: short, stable diffs
+    kw_only=True,
+):
+    """Options shared by every cassette Struct."""
+
+
+class Event(Base):
+    """One SSE event block, or one NDJSON line.
+
+    ``data`` holds a JSON object or array where the data parses as one, else the data as
+    text (``"[DONE]"`` stays a string). ``None`` means the block had no ``data:`` line.
+    ``delay_ms`` is the time since the previous event (or since the response headers)
+    when it was recorded; replay uses it only when asked to.
+    """
+
+    comments: list[str] = msgspec.field(default_factory=list)
+    id: str | None = None
+    event: str | None = None
+    data: JSON = None
+    retry: int | None = None
+    delay_ms: int = 0
+
+
+class Body(Base, tag_field="kind", tag=str.lower):
+    """A response body, by kind."""
+
+
+class Empty(Body):
+    """No body at all (HEAD, 204, 304)."""
+
+
+class Json(Body):
+    """A JSON document, stored as its value so that it reads well in review."""
+
+    value: JSON
+
+
+class Text(Body):
+    """Text that is not JSON, stored as it was sent."""
+
+    text: str
+
+
+class Sse(Body, kw_only=True):
+    """A ``text/event-stream``: its events in order, and the line ending it used."""
+
+    events: list[Event]
+    eol: str = "\n"
+
+
+class Ndjson(Body, kw_only=True):
+    """An ``application/x-ndjson`` / ``application/jsonl`` stream: one event per line."""
+
+    events: list[Event]
+    final_newline: bool = True
+
+
+class Binary(Body):
+    """Bytes replayed exactly as received; msgspec writes them as base64."""
+
+    data: bytes
+
+
+class Failure(Base):
+    """A transport error: before any response, or after part of a streamed body."""
+
+    type: str
+    message: str = ""
+
+
+class RecordedRequest(Base, kw_only=True):
+    """What was asked: where, of which API, and the canonical body the match key comes from."""
+
+    method: str
+    url: str
+    api: str
+    stream: bool = False
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    body: JSON = None
+
+
+class RecordedResponse(Base, kw_only=True):
+    """What came back, decoded (``content-encoding`` removed)."""
+
+    status: int
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    body: Empty | Json | Text | Sse | Ndjson | Binary
+
+
+class Interaction(Base, kw_only=True):
+    """One request and its outcome: a response, a failure, or a response cut short by one."""
+
+    request: RecordedRequest
+    response: RecordedResponse | None = None
+    error: Failure | None = None
+
+
+class Cassette(Base, kw_only=True):
+    """A cassette file: the format version and the interactions in recorded order.
+
+    ``version`` has no default so that it is always written.
+
+    Examples
+    --------
+    >>> Cassette(version=1).interactions
+    []
+    """
+
+    version: int
+    interactions: list[Interaction] = msgspec.field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Cassette:
+        """Read and validate a cassette; raise `CassetteError` naming the file and the problem."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise CassetteError(path, f"cannot be read: {err.strerror or err}") from None
+        return cls.from_bytes(data, path)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str | os.PathLike[str] = "<bytes>") -> Cassette:
+        """Validate a cassette held in memory; ``path`` names it in errors."""
+        try:
+            header = _header_decoder.decode(data)
+        except msgspec.DecodeError as err:
+            raise CassetteError(path, f"is not valid JSON ({err})") from None
+        except msgspec.ValidationError as err:
+            raise CassetteError(path, f"is not a promptecho cassette ({err})") from None
+        if header.version > FORMAT_VERSION:
+            raise CassetteError(
+                path,
+                f"has format version {header.version}, but this promptecho reads versions up "
+                f"to {FORMAT_VERSION}: upgrade promptecho (pip install -U promptecho)",
+            )
+        try:
+            return _decoder.decode(data)
+        except msgspec.ValidationError as err:
+            raise CassetteError(path, f"is not a valid cassette ({err})") from None
+
+    def to_bytes(self) -> bytes:
+        """The file's bytes: pretty-printed, two-space indent, trailing newline."""
+        return msgspec.json.format(_encoder.encode(self), indent=2) + b"\n"
+
+    def save(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+        """Write atomically: a temporary file in the same folder, then ``os.replace``."""
+        write_atomically(Path(path), self.to_bytes(), fsync=fsync)
+
+
+def write_atomically(path: Path, data: bytes, *, fsync: bool = False) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old file or the new, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if fsync:
+        _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Header(msgspec.Struct):
+    version: int = FORMAT_VERSION
+
+
+# Built once: decoders and encoders are reusable and cheap to keep (msgspec perf tips).
+_header_decoder = msgspec.json.Decoder(_Header)
+_decoder = msgspec.json.Decoder(Cassette)
+_encoder = msgspec.json.Encoder()
+interaction_decoder = msgspec.json.Decoder(Interaction)
