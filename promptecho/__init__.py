@@ -1,1 +1,32 @@
-"""promptecho: record and replay LLM API calls in Python tests."""
+"""promptecho: record and replay LLM API calls in Python tests.
+
+A test makes a real call once; promptecho writes it to a cassette file; every later run
+replays it from disk. It is an explicit transport that you pass to your client::
+
+    import httpx, promptecho
+    client = httpx.Client(transport=promptecho.EchoTransport("cassettes/chat.json"))
+
+The httpx2 flavour (for the SDKs built on httpx2) is `promptecho.httpx2`.
+"""
+
+from ._canonical import canonicalize, register_normalizer
+from ._cassette import Cassette
+from ._errors import CassetteError, CassetteMiss, Difference
+from ._httpx import AsyncEchoTransport, EchoTransport, async_client, client
+from ._match import DEFAULT_MATCH_ON
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MATCH_ON",
+    "AsyncEchoTransport",
+    "Cassette",
+    "CassetteError",
+    "CassetteMiss",
+    "Difference",
+    "EchoTransport",
+    "async_client",
+    "canonicalize",
+    "client",
+    "register_normalizer",
+]

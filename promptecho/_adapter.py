@@ -1,0 +1,389 @@
+"""What the httpx and httpx2 transports share: everything but the flavour's own classes.
+
+httpx2 is a fork of httpx with the same API and distinct classes, so each flavour module
+(`promptecho._httpx`, `promptecho.httpx2`) only declares its classes on top of the mixins
+here: which base classes, how to build a Response, which module holds the exceptions.
+Every decision is the `Recorder`'s; this module moves bytes between it and the flavour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Generic, Protocol, TypeVar
+
+from ._cassette import Failure, Interaction
+from ._errors import CassetteMiss
+from ._recorder import Record, Recorder, Replay
+from ._redact import Redaction
+from ._types import Headers, Mode, ReplayTiming
+
+__all__ = [
+    "AsyncEcho",
+    "AsyncRecordingTee",
+    "ReplayChunks",
+    "SyncEcho",
+    "SyncRecordingTee",
+    "split_options",
+]
+
+ResponseT = TypeVar("ResponseT")
+
+
+class _Headers(Protocol):
+    def multi_items(self) -> list[tuple[str, str]]: ...
+
+
+class _Request(Protocol):
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> object: ...
+    @property
+    def headers(self) -> _Headers: ...
+    def read(self) -> bytes: ...
+
+
+class _AsyncRequest(_Request, Protocol):
+    async def aread(self) -> bytes: ...
+
+
+class _Response(Protocol):
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> _Headers: ...
+    @property
+    def extensions(self) -> Any: ...
+
+
+def _delay_seconds(delay_ms: int, timing: ReplayTiming) -> float:
+    if timing is None or delay_ms <= 0:
+        return 0.0
+    scale = 1.0 if timing == "recorded" else float(timing)
+    return delay_ms * scale / 1000.0
+
+
+def _validate_timing(timing: ReplayTiming) -> ReplayTiming:
+    if timing is None or timing == "recorded":
+        return timing
+    if isinstance(timing, int | float) and not isinstance(timing, bool) and timing >= 0:
+        return float(timing)
+    raise ValueError(
+        f"{timing!r} is not a valid replay_timing. Use None (as fast as possible), "
+        "'recorded' (the recorded gaps) or a non-negative number (the gaps scaled by it)."
+    )
+
+
+def _raise_failure(errors: ModuleType, failure: Failure) -> None:
+    cls = getattr(errors, failure.type, None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.TransportError)):
+        cls = errors.TransportError
+    raise cls(failure.message)
+
+
+class ReplayChunks:
+    """A recorded body re-emitted chunk by chunk (one SSE/NDJSON event per chunk), sync or async.
+
+    Flavour modules subclass it together with their ``SyncByteStream`` and ``AsyncByteStream``.
+    """
+
+    _errors: ModuleType
+
+    def __init__(self, replay: Replay, timing: ReplayTiming) -> None:
+        self._replay = replay
+        self._timing = timing
+
+    def __iter__(self) -> Iterator[bytes]:
+        for delay_ms, chunk in self._replay.chunks:
+            pause = _delay_seconds(delay_ms, self._timing)
+            if pause:
+                time.sleep(pause)
+            yield chunk
+        if self._replay.error is not None:
+            _raise_failure(self._errors, self._replay.error)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for delay_ms, chunk in self._replay.chunks:
+            pause = _delay_seconds(delay_ms, self._timing)
+            if pause:
+                await asyncio.sleep(pause)
+            yield chunk
+        if self._replay.error is not None:
+            _raise_failure(self._errors, self._replay.error)
+
+    def close(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+class _Tee:
+    """The part of a recording stream that sync and async share: bookkeeping only."""
+
+    _errors: ModuleType
+
+    def __init__(
+        self, recorder: Recorder, record: Record, status: int, headers: Headers, started: float
+    ) -> None:
+        self._recorder = recorder
+        self._record = record
+        self._status = status
+        self._headers = headers
+        self._started = started
+        self._chunks: list[tuple[float, bytes]] = []
+        self._done = False
+
+    def _keep(self, chunk: bytes) -> None:
+        self._chunks.append((time.perf_counter(), chunk))
+
+    def _finish(self, error: BaseException | None = None) -> None:
+        if self._done:
+            return
+        self._done = True
+        failure = None
+        if error is not None:
+            failure = Failure(type=type(error).__name__, message=str(error))
+        self._recorder.complete(
+            self._record, self._status, self._headers, self._chunks,
+            started=self._started, error=failure,
+        )
+
+
+class SyncRecordingTee(_Tee):
+    """Yields each upstream chunk as it arrives and keeps a copy (never buffers first)."""
+
+    def __init__(self, inner: Iterable[bytes], *args: Any) -> None:
+        super().__init__(*args)
+        self._inner = inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._inner:
+                self._keep(chunk)
+                yield chunk
+        except self._errors.TransportError as err:
+            self._finish(err)
+            raise
+        self._finish()
+
+    def close(self) -> None:
+        # Closed early: read the rest so the cassette holds the whole response.
+        try:
+            if not self._done:
+                try:
+                    for chunk in self._inner:
+                        self._keep(chunk)
+                except self._errors.TransportError as err:
+                    self._finish(err)
+                self._finish()
+        finally:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                close()
+
+
+class AsyncRecordingTee(_Tee):
+    """The async twin of `SyncRecordingTee`."""
+
+    def __init__(self, inner: AsyncIterable[bytes], *args: Any) -> None:
+        super().__init__(*args)
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._inner:
+                self._keep(chunk)
+                yield chunk
+        except self._errors.TransportError as err:
+            self._finish(err)
+            raise
+        self._finish()
+
+    async def aclose(self) -> None:
+        try:
+            if not self._done:
+                try:
+                    async for chunk in self._inner:
+                        self._keep(chunk)
+                except self._errors.TransportError as err:
+                    self._finish(err)
+                self._finish()
+        finally:
+            aclose = getattr(self._inner, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+class _Echo(Generic[ResponseT]):
+    """Constructor, options and the shared steps of both transport directions."""
+
+    _errors: ModuleType
+
+    def __init__(
+        self,
+        cassette: str | os.PathLike[str],
+        *,
+        mode: Mode = "once",
+        match_on: Sequence[str] | None = None,
+        transport: Any = None,
+        allow_repeats: bool = False,
+        replay_timing: ReplayTiming = None,
+        redact_headers: Sequence[str] = (),
+        redact_query: Sequence[str] = (),
+        before_record: Callable[[Interaction], Interaction | None] | None = None,
+        fsync: bool = False,
+    ) -> None:
+        self._recorder = Recorder(
+            Path(cassette),
+            mode=mode,
+            match_on=match_on,
+            allow_repeats=allow_repeats,
+            redaction=Redaction(headers=redact_headers, query=redact_query),
+            before_record=before_record,
+            fsync=fsync,
+        )
+        self._transport = transport
+        self._timing = _validate_timing(replay_timing)
+        self._closed = False
+
+    @property
+    def path(self) -> Path:
+        """The cassette file."""
+        return self._recorder.path
+
+    @property
+    def mode(self) -> Mode:
+        return self._recorder.mode
+
+    @property
+    def misses(self) -> list[CassetteMiss]:
+        """Every `CassetteMiss` this transport raised, even if an SDK swallowed it."""
+        return self._recorder.misses
+
+    @property
+    def recorder(self) -> Recorder:
+        """The flavour-neutral state (play counts, unplayed recordings) for harnesses."""
+        return self._recorder
+
+    def _decide(self, request: _Request, body: bytes) -> Replay | Record:
+        return self._recorder.decide(
+            request.method, str(request.url), request.headers.multi_items(), body
+        )
+
+    def _replayed(self, replay: Replay) -> ResponseT:
+        if replay.status is None:
+            assert replay.error is not None
+            _raise_failure(self._errors, replay.error)
+        assert replay.status is not None
+        # stream= rather than content=: httpx adds no Content-Length or
+        # Transfer-Encoding headers for a stream, so the recorded headers stay as they were.
+        return self._response(replay.status, replay.headers, self._replay_stream(replay), None)
+
+    def _response(self, status: int, headers: Headers, stream: Any, extensions: Any) -> ResponseT:
+        raise NotImplementedError
+
+    def _replay_stream(self, replay: Replay) -> Any:
+        raise NotImplementedError
+
+
+class SyncEcho(_Echo[ResponseT]):
+    """The request path of a sync transport."""
+
+    def _default_transport(self) -> Any:
+        raise NotImplementedError
+
+    def _recording_stream(self, inner: Any, *args: Any) -> Any:
+        raise NotImplementedError
+
+    def _handle(self, request: _Request) -> ResponseT:
+        decision = self._decide(request, request.read())
+        if isinstance(decision, Replay):
+            return self._replayed(decision)
+        if self._transport is None:
+            self._transport = self._default_transport()
+        started = time.perf_counter()
+        try:
+            response: _Response = self._transport.handle_request(request)
+        except self._errors.TransportError as err:
+            self._recorder.fail(decision, Failure(type=type(err).__name__, message=str(err)))
+            raise
+        headers = response.headers.multi_items()
+        tee = self._recording_stream(
+            response.stream, self._recorder, decision, response.status_code, headers, started  # type: ignore[attr-defined]
+        )
+        return self._response(response.status_code, headers, tee, response.extensions)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._recorder.close()
+        finally:
+            if self._transport is not None:
+                self._transport.close()
+
+
+class AsyncEcho(_Echo[ResponseT]):
+    """The request path of an async transport: `SyncEcho` with awaits."""
+
+    def _default_transport(self) -> Any:
+        raise NotImplementedError
+
+    def _recording_stream(self, inner: Any, *args: Any) -> Any:
+        raise NotImplementedError
+
+    async def _ahandle(self, request: _AsyncRequest) -> ResponseT:
+        decision = self._decide(request, await request.aread())
+        if isinstance(decision, Replay):
+            return self._replayed(decision)
+        if self._transport is None:
+            self._transport = self._default_transport()
+        started = time.perf_counter()
+        try:
+            response: _Response = await self._transport.handle_async_request(request)
+        except self._errors.TransportError as err:
+            self._recorder.fail(decision, Failure(type=type(err).__name__, message=str(err)))
+            raise
+        headers = response.headers.multi_items()
+        tee = self._recording_stream(
+            response.stream, self._recorder, decision, response.status_code, headers, started  # type: ignore[attr-defined]
+        )
+        return self._response(response.status_code, headers, tee, response.extensions)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._recorder.close()
+        finally:
+            if self._transport is not None:
+                await self._transport.aclose()
+
+
+_TRANSPORT_OPTIONS = frozenset(
+    {
+        "mode",
+        "match_on",
+        "transport",
+        "allow_repeats",
+        "replay_timing",
+        "redact_headers",
+        "redact_query",
+        "before_record",
+        "fsync",
+    }
+)
+
+
+def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``client(**options)`` into the transport's options and the client's."""
+    echo = {k: v for k, v in options.items() if k in _TRANSPORT_OPTIONS}
+    return echo, {k: v for k, v in options.items() if k not in _TRANSPORT_OPTIONS}

@@ -1,0 +1,315 @@
+"""The decisions: replay or record, which recording answers which request, what is kept.
+
+Everything here is pure and flavour-neutral: it sees methods, URLs, header pairs, bytes
+and Structs, never an httpx object, so both adapters (httpx and httpx2) share it and it
+can be tested without a network.
+
+State that many threads or tasks share (the replay queues, the list of misses) changes
+only under one lock, and never across an ``await`` or a network call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from ._canonical import Canonical, canonicalize_request
+from ._cassette import (
+    Body,
+    Binary,
+    Cassette,
+    Empty,
+    Failure,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+)
+from ._content import IncrementalDecoder, build_body, render_body, supports_encoding
+from ._errors import CassetteMiss, Difference, invalid_mode
+from ._match import describe, diff, select
+from ._redact import (
+    Redaction,
+    redact_request_headers,
+    redact_response_headers,
+    redact_url,
+)
+from ._store import append_journal, fold, journal_path
+from ._types import MODES, Headers, Mode
+
+__all__ = ["Recorder", "Record", "Replay"]
+
+_Key = tuple[str, str, str, bool, bytes]
+_sorted_encoder = msgspec.json.Encoder(order="sorted")
+
+
+@dataclass(eq=False)
+class _Entry:
+    """A recorded interaction as the index holds it, with its bytes rendered once."""
+
+    number: int
+    interaction: Interaction
+    key: _Key
+    plays: int = 0
+    _chunks: list[tuple[int, bytes]] | None = None
+
+    def chunks(self) -> list[tuple[int, bytes]]:
+        if self._chunks is None:
+            response = self.interaction.response
+            self._chunks = render_body(response.body) if response is not None else []
+        return self._chunks
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Answer from the cassette: a response (maybe cut short by ``error``), or only an error."""
+
+    status: int | None
+    headers: Headers
+    chunks: list[tuple[int, bytes]]
+    error: Failure | None
+
+
+@dataclass
+class Record:
+    """Go upstream; hand the outcome back with `Recorder.complete` or `Recorder.fail`."""
+
+    request: RecordedRequest
+    secrets: list[str] = field(default_factory=list)
+
+
+def _endpoint(url: str) -> str:
+    # The host is not part of the key: a cassette belongs to one client, and the same
+    # recording must replay through a gateway, a proxy or a server on another port.
+    rest = url.split("://", 1)[-1]
+    slash = rest.find("/")
+    path = rest[slash:] if slash >= 0 else "/"
+    path, _, _fragment = path.partition("#")
+    path, sep, query = path.partition("?")
+    if not sep:
+        return path
+    return f"{path}?{'&'.join(sorted(query.split('&')))}"
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+class Recorder:
+    """One cassette's record-and-replay state.
+
+    Parameters mirror `promptecho.EchoTransport`; ``path`` is the cassette file.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        mode: Mode = "once",
+        match_on: Sequence[str] | None = None,
+        allow_repeats: bool = False,
+        redaction: Redaction | None = None,
+        before_record: Callable[[Interaction], Interaction | None] | None = None,
+        fsync: bool = False,
+    ) -> None:
+        if mode not in MODES:
+            raise invalid_mode(mode)
+        if isinstance(match_on, str):
+            raise ValueError(f"match_on must be a sequence of field names, not the string {match_on!r}")
+        self.path = path
+        self.mode: Mode = mode
+        self.match_on = tuple(match_on) if match_on is not None else None
+        self.allow_repeats = allow_repeats
+        self.redaction = redaction or Redaction()
+        self.before_record = before_record
+        self.fsync = fsync
+        self.misses: list[CassetteMiss] = []
+        self.recorded = 0
+        self._lock = threading.Lock()
+        self._entries: list[_Entry] = []
+        self._index: dict[_Key, deque[_Entry]] = {}
+        self._replaced: set[bytes] = set()
+        self.existed = path.exists() or journal_path(path).exists()
+        if self.existed:
+            self._load()
+
+    # -- loading ----------------------------------------------------------------------
+
+    def _load(self) -> None:
+        # A journal left by a killed process is folded in first, so it is never lost.
+        cassette = fold(self.path, fsync=self.fsync) or Cassette.load(self.path)
+        for number, interaction in enumerate(cassette.interactions):
+            request = interaction.request
+            entry = _Entry(number, interaction, self._key_of(request.method, request.url,
+                           Canonical(api=request.api, stream=request.stream, body=request.body)))
+            self._entries.append(entry)
+            self._index.setdefault(entry.key, deque()).append(entry)
+        if self.mode == "all":
+            self._replaced = {msgspec.json.encode(i) for i in cassette.interactions}
+
+    def _key_of(self, method: str, url: str, canonical: Canonical) -> _Key:
+        selected = select(canonical.body, canonical.api, self.match_on)
+        digest = hashlib.sha256(_sorted_encoder.encode(selected)).digest()
+        return (method.upper(), _endpoint(url), canonical.api, canonical.stream, digest)
+
+    # -- the decision -----------------------------------------------------------------
+
+    def decide(self, method: str, url: str, headers: Headers, body: bytes) -> Replay | Record:
+        """Replay a recording, or say that the request must go upstream; raise on a miss."""
+        secrets: list[str] = []
+        stored_url = redact_url(url, self.redaction, secrets)
+        canonical = canonicalize_request(method, url, body, _header(headers, "content-type"))
+        key = self._key_of(method, stored_url, canonical)
+        with self._lock:
+            entry = None if self.mode == "all" else self._take(key)
+            if entry is not None:
+                return self._replay(entry)
+            if self.mode == "none" or (self.mode == "once" and self.existed):
+                miss = self._miss(method, stored_url, key, canonical)
+                self.misses.append(miss)
+                raise miss
+        request = RecordedRequest(
+            method=method.upper(),
+            url=stored_url,
+            api=canonical.api,
+            stream=canonical.stream,
+            headers=redact_request_headers(headers, self.redaction, secrets),
+            body=canonical.body,
+        )
+        return Record(request, secrets)
+
+    def _take(self, key: _Key) -> _Entry | None:
+        queue = self._index.get(key)
+        if not queue:
+            return None
+        for entry in queue:
+            if entry.plays == 0:
+                entry.plays = 1
+                return entry
+        if self.allow_repeats:
+            last = queue[-1]
+            last.plays += 1
+            return last
+        return None
+
+    @staticmethod
+    def _replay(entry: _Entry) -> Replay:
+        response = entry.interaction.response
+        if response is None:
+            return Replay(None, [], [], entry.interaction.error)
+        return Replay(
+            response.status, list(response.headers.items()), entry.chunks(), entry.interaction.error
+        )
+
+    # -- recording --------------------------------------------------------------------
+
+    def complete(
+        self,
+        record: Record,
+        status: int,
+        headers: Headers,
+        chunks: Sequence[tuple[float, bytes]],
+        *,
+        started: float,
+        error: Failure | None = None,
+    ) -> None:
+        """Keep a response whose body was read to its end (or cut short by ``error``).
+
+        ``chunks`` are the body bytes as they came off the wire (still compressed if the
+        server compressed them), each with its arrival time (``time.perf_counter``).
+        """
+        stored_headers = redact_response_headers(headers, self.redaction)
+        encoding = _header(headers, "content-encoding")
+        body: Body
+        if not chunks:
+            body = Empty()
+        elif supports_encoding(encoding):
+            decoder = IncrementalDecoder(encoding)
+            decoded = [(t, decoder.decode(chunk)) for t, chunk in chunks]
+            tail = decoder.flush()
+            if tail:
+                decoded.append((decoded[-1][0], tail))
+            body = build_body(_header(headers, "content-type"), decoded, stream_started=started)
+        else:
+            # An encoding we cannot decode: keep the bytes and the header that explains them.
+            body = Binary(data=b"".join(chunk for _, chunk in chunks))
+            stored_headers["content-encoding"] = encoding or ""
+        response = RecordedResponse(status=status, headers=stored_headers, body=body)  # type: ignore[arg-type]
+        self._keep(Interaction(request=record.request, response=response, error=error))
+
+    def fail(self, record: Record, error: Failure) -> None:
+        """Keep a request that failed before any response (connect error, timeout)."""
+        self._keep(Interaction(request=record.request, error=error))
+
+    def _keep(self, interaction: Interaction) -> None:
+        if self.before_record is not None:
+            changed = self.before_record(interaction)
+            if changed is None:
+                return
+            interaction = changed
+        append_journal(self.path, interaction, fsync=self.fsync)
+        with self._lock:
+            self.recorded += 1
+
+    # -- the end ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Fold this run's recordings into the cassette file."""
+        if self.mode == "all" and self.recorded:
+            replaced = self._replaced
+            fold(
+                self.path,
+                keep=lambda old: [i for i in old if msgspec.json.encode(i) not in replaced],
+                fsync=self.fsync,
+            )
+        else:
+            fold(self.path, fsync=self.fsync)
+
+    def unplayed(self) -> list[Interaction]:
+        """Recorded interactions this run never replayed (stale recordings)."""
+        if self.mode == "all":
+            return []
+        return [e.interaction for e in self._entries if e.plays == 0]
+
+    # -- misses -------------------------------------------------------------------------
+
+    def _miss(self, method: str, url: str, key: _Key, canonical: Canonical) -> CassetteMiss:
+        if not self.existed:
+            return CassetteMiss(self.path, method, url, self.mode,
+                                reason=f"The cassette does not exist, and mode {self.mode!r} does not record.")
+        same = [e for e in self._entries if e.key[:3] == key[:3]]
+        if not same:
+            recorded = sorted({f"{e.key[0]} {e.key[1]}" for e in self._entries})
+            listing = ", ".join(recorded) if recorded else "nothing"
+            return CassetteMiss(self.path, method, url, self.mode,
+                                reason=f"Nothing was recorded for this endpoint; the cassette holds: {listing}.")
+        if any(e.key == key for e in same):
+            plays = sum(e.plays for e in same if e.key == key)
+            return CassetteMiss(
+                self.path, method, url, self.mode,
+                reason=f"An identical request was recorded and has already been replayed "
+                f"({plays} time(s)); pass allow_repeats=True to replay it again.",
+            )
+        incoming = select(canonical.body, canonical.api, self.match_on)
+        best: tuple[int, _Entry, list[Difference]] | None = None
+        for entry in same:
+            request = entry.interaction.request
+            recorded = select(request.body, request.api, self.match_on)
+            differences = diff(recorded, incoming)
+            if request.stream != canonical.stream:
+                differences.append(Difference("stream", request.stream, canonical.stream))
+            if best is None or len(differences) < best[0]:
+                best = (len(differences), entry, differences)
+        assert best is not None
+        _, entry, differences = best
+        return CassetteMiss(self.path, method, url, self.mode, closest=entry.number,
+                            differences=differences, detail=describe(differences))
+

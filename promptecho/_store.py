@@ -1,0 +1,115 @@
+"""The cassette on disk: a lock around read-merge-write, and the journal of new interactions.
+
+Keeping an interaction costs one append to ``<cassette>.journal`` (one line of compact
+JSON), not a rewrite of the whole file, so recording stays O(1) per interaction. The
+journal is folded into the cassette, atomically, when a transport closes; a journal left
+behind by a killed process is folded in by the next load. A torn last line (the process
+died inside its write) is ignored: every line before it is a complete interaction.
+
+Several processes (pytest-xdist workers, two runs at once) may share a cassette: every
+append and every fold happens under an exclusive ``fcntl.flock`` on a lock file kept in
+the temporary folder (so nothing extra appears beside the cassette). Where ``fcntl`` does
+not exist (Windows) the lock is a no-op: one process per cassette there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import msgspec
+
+from ._cassette import FORMAT_VERSION, Cassette, Interaction, interaction_decoder, write_atomically
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["append_journal", "fold", "journal_path", "locked", "read_journal"]
+
+_encoder = msgspec.json.Encoder()
+
+
+def journal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".journal")
+
+
+def _lock_path(path: Path) -> Path:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    folder = Path(tempfile.gettempdir()) / "promptecho-locks"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{digest}.lock"
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the inter-process lock of one cassette."""
+    if fcntl is None:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def append_journal(path: Path, interaction: Interaction, *, fsync: bool = False) -> None:
+    """Make one interaction durable: one line, one write, under the lock."""
+    line = _encoder.encode(interaction) + b"\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with locked(path):
+        fd = os.open(journal_path(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read_journal(path: Path) -> list[Interaction]:
+    """The complete interactions of a journal; a torn or unreadable line ends it."""
+    try:
+        data = journal_path(path).read_bytes()
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        try:
+            found.append(interaction_decoder.decode(line))
+        except msgspec.DecodeError:
+            break  # the writer died mid-line: nothing after it was written
+    return found
+
+
+def fold(
+    path: Path,
+    *,
+    keep: Callable[[list[Interaction]], list[Interaction]] | None = None,
+    fsync: bool = False,
+) -> Cassette | None:
+    """Merge the journal into the cassette, atomically, and remove the journal.
+
+    ``keep`` filters the interactions already in the file (mode ``all`` drops the ones it
+    replaces). Returns the cassette as written, or None when there was nothing to do.
+    """
+    with locked(path):
+        new = read_journal(path)
+        if not new and keep is None:
+            return None
+        old = Cassette.load(path).interactions if path.exists() else []
+        if keep is not None:
+            old = keep(old)
+        cassette = Cassette(version=FORMAT_VERSION, interactions=old + new)
+        cassette.save(path, fsync=fsync)
+        journal_path(path).unlink(missing_ok=True)
+        return cassette
