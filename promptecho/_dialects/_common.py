@@ -1,0 +1,231 @@
+"""Helpers more than one dialect needs: volatile fields, tool ids, JSON text, schemas, params.
+
+Dialects raise ``Malformed`` (a ``ValueError``) for a known shape with wrong types; the
+dispatcher then keeps the body as plain JSON instead of failing the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from promptecho._types import JSON
+
+from ._schema import Data, Message, Part, Text, Tool, ToolChoice
+
+__all__ = [
+    "VOLATILE",
+    "CallIds",
+    "Malformed",
+    "as_dict",
+    "as_list",
+    "as_str",
+    "build_messages",
+    "default_tool_choice",
+    "fold_params",
+    "lower_schema_types",
+    "parse_json_text",
+    "sort_tools",
+    "split_data_url",
+    "tool_result_content",
+]
+
+# Fields that identify the caller or the run, or only tune delivery: never part of the key.
+VOLATILE = frozenset(
+    {
+        "user",
+        "metadata",
+        "stream",
+        "stream_options",
+        "store",
+        "safety_identifier",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "service_tier",
+        "keep_alive",
+    }
+)
+
+# Aliases of the output-token limit, all folded into ``params["max_tokens"]``.
+_MAX_TOKENS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+
+_decode = msgspec.json.decode
+
+
+class Malformed(ValueError):
+    """A known wire shape with a value of the wrong type."""
+
+
+def as_dict(value: JSON, where: str) -> dict[str, JSON]:
+    if type(value) is not dict:
+        raise Malformed(f"{where}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def as_list(value: JSON, where: str) -> list[JSON]:
+    if type(value) is not list:
+        raise Malformed(f"{where}: expected an array, got {type(value).__name__}")
+    return value
+
+
+def as_str(value: JSON, where: str) -> str:
+    if type(value) is not str:
+        raise Malformed(f"{where}: expected a string, got {type(value).__name__}")
+    return value
+
+
+class CallIds:
+    """Replaces provider tool-call ids by their order of appearance (``call_0``...).
+
+    Providers that link results by name only (Gemini, Ollama native) get the id of the
+    oldest call of that name still waiting for its result.
+    """
+
+    __slots__ = ("_ids", "_pending")
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}
+        self._pending: list[tuple[str, str]] = []
+
+    def call(self, raw: JSON, name: str) -> str:
+        """The canonical id of a call (a new one when ``raw`` is missing or new)."""
+        key = raw if type(raw) is str and raw else f"\x00{len(self._ids)}"
+        canonical = self._ids.get(key)
+        if canonical is None:
+            canonical = self._ids[key] = f"call_{len(self._ids)}"
+        self._pending.append((name, canonical))
+        return canonical
+
+    def result(self, raw: JSON, name: str | None = None) -> str:
+        """The canonical id a result refers to, by raw id, else by name, else a fresh one."""
+        if type(raw) is str and raw:
+            canonical = self._ids.get(raw)
+            if canonical is None:
+                canonical = self._ids[raw] = f"call_{len(self._ids)}"
+            self._answer(canonical)
+            return canonical
+        for i, (pending_name, canonical) in enumerate(self._pending):
+            if name is None or pending_name == name:
+                del self._pending[i]
+                return canonical
+        key = f"\x00{len(self._ids)}"
+        canonical = self._ids[key] = f"call_{len(self._ids)}"
+        return canonical
+
+    def _answer(self, canonical: str) -> None:
+        for i, (_, pending) in enumerate(self._pending):
+            if pending == canonical:
+                del self._pending[i]
+                return
+
+
+def parse_json_text(value: JSON) -> JSON:
+    """Tool-call arguments sent as JSON text, parsed; anything else unchanged."""
+    if type(value) is not str:
+        return value
+    if not value.strip():
+        return {}
+    try:
+        return _decode(value)
+    except (msgspec.DecodeError, RecursionError):
+        return value
+
+
+def tool_result_content(text: str) -> Part:
+    """A tool result given as text: JSON objects and arrays become ``Data``."""
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return Data(value=_decode(text))
+        except (msgspec.DecodeError, RecursionError):
+            pass
+    return Text(text=text)
+
+
+def build_messages(turns: Iterable[tuple[str, list[Part]]]) -> list[Message]:
+    """Messages from (role, parts), merging consecutive turns of one role.
+
+    Providers split one turn differently (OpenAI sends one ``tool`` message per result,
+    Anthropic one user turn holding every result; Responses sends each reasoning item and
+    call as its own item), so adjacent turns of one role are one canonical message.
+    """
+    messages: list[Message] = []
+    role = ""
+    parts: list[Part] = []
+    for turn_role, turn_parts in turns:
+        if turn_role == role:
+            parts.extend(turn_parts)
+            continue
+        if role:
+            messages.append(Message(role=role, content=parts))
+        role, parts = turn_role, list(turn_parts)
+    if role:
+        messages.append(Message(role=role, content=parts))
+    return messages
+
+
+def split_data_url(url: str) -> tuple[str | None, str | None]:
+    """``data:image/png;base64,XXXX`` -> (``image/png``, ``XXXX``); (None, None) otherwise."""
+    if not url.startswith("data:"):
+        return None, None
+    header, sep, data = url.partition(",")
+    if not sep:
+        return None, None
+    media_type = header[5:].split(";", 1)[0] or None
+    return media_type, data
+
+
+def lower_schema_types(schema: JSON) -> JSON:
+    """A JSON schema with every ``type`` in lower case (Gemini's SDK sends ``"OBJECT"``)."""
+    if type(schema) is dict:
+        out: dict[str, JSON] = {}
+        for key, value in schema.items():
+            if key == "type":
+                if type(value) is str:
+                    value = value.lower()
+                elif type(value) is list:
+                    value = [v.lower() if type(v) is str else v for v in value]
+            else:
+                value = lower_schema_types(value)
+            out[key] = value
+        return out
+    if type(schema) is list:
+        return [lower_schema_types(v) for v in schema]
+    return schema
+
+
+def sort_tools(tools: list[Tool]) -> list[Tool]:
+    """Tools by name (then by content, for duplicates), so their order never matters."""
+    if len(tools) < 2:
+        return tools
+    return sorted(tools, key=lambda t: (t.name, msgspec.json.encode(t, order="sorted")))
+
+
+def default_tool_choice(choice: ToolChoice | None, tools: list[Tool]) -> ToolChoice | None:
+    """Omitting ``tool_choice`` means ``auto`` whenever tools are offered."""
+    if choice is None and tools:
+        return ToolChoice(mode="auto")
+    return choice
+
+
+def fold_params(body: dict[str, JSON], known: frozenset[str]) -> dict[str, JSON]:
+    """Every top-level field not in ``known`` and not volatile, with aliases folded.
+
+    The max-token aliases become ``max_tokens``; a single ``stop`` string becomes a list;
+    ``n: 1`` and ``parallel_tool_calls: true`` (the defaults) are dropped.
+    """
+    params: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in known or key in VOLATILE or value is None:
+            continue
+        if key in _MAX_TOKENS:
+            params["max_tokens"] = value
+        elif key == "stop" and type(value) is str:
+            params["stop"] = [value]
+        elif (key == "n" and value == 1) or (key == "parallel_tool_calls" and value is True):
+            continue
+        else:
+            params[key] = value
+    return params

@@ -1,0 +1,273 @@
+"""OpenAI Chat Completions (``/chat/completions``), and every host that speaks it.
+
+Groq (``/openai/v1/chat/completions``), Mistral, Ollama ``/v1``, OpenRouter, vLLM and
+LiteLLM send this shape. ``system`` and ``developer`` messages fold into ``system``;
+``tool`` messages become ``tool_result`` parts; ``arguments`` JSON text is parsed.
+"""
+
+from __future__ import annotations
+
+from promptecho._types import JSON
+
+from ._common import (
+    CallIds,
+    Malformed,
+    as_dict,
+    as_list,
+    as_str,
+    build_messages,
+    default_tool_choice,
+    fold_params,
+    lower_schema_types,
+    parse_json_text,
+    sort_tools,
+    split_data_url,
+    tool_result_content,
+)
+from ._schema import (
+    Document,
+    Image,
+    Other,
+    Part,
+    Request,
+    Text,
+    Thinking,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    ToolResult,
+)
+
+__all__ = ["content_parts", "parse", "parse_tool_choice", "parse_tools"]
+
+_KNOWN = frozenset(
+    {
+        "model",
+        "messages",
+        "tools",
+        "functions",
+        "tool_choice",
+        "function_call",
+        "reasoning_effort",
+        "reasoning",
+        "thinking",
+    }
+)
+_SYSTEM_ROLES = frozenset({"system", "developer"})
+
+
+def parse(body: dict[str, JSON], url: str = "") -> Request:
+    """The canonical request of a Chat Completions body."""
+    ids = CallIds()
+    system: list[str] = []
+    turns: list[tuple[str, list[Part]]] = []
+    for message in as_list(body.get("messages", []), "messages"):
+        message = as_dict(message, "messages[]")
+        role = message.get("role")
+        if role in _SYSTEM_ROLES:
+            system.append(system_text(message.get("content")))
+        elif role == "tool":
+            result = ToolResult(
+                id=ids.result(message.get("tool_call_id"), message.get("name")),
+                content=result_parts(message.get("content")),
+            )
+            turns.append(("tool", [result]))
+        elif role == "function":  # the pre-tools spelling of a tool result
+            name = message.get("name")
+            result = ToolResult(
+                id=ids.result(None, name if type(name) is str else None),
+                content=result_parts(message.get("content")),
+            )
+            turns.append(("tool", [result]))
+        else:
+            turns.append((as_str(role, "messages[].role"), message_parts(message, ids)))
+    tools = parse_tools(body.get("tools") or body.get("functions") or [])
+    choice = body.get("tool_choice", body.get("function_call"))
+    effort = body.get("reasoning_effort")
+    return Request(
+        model=body.get("model"),
+        system="\n".join(system) if system else None,
+        messages=build_messages(turns),
+        tools=tools,
+        tool_choice=default_tool_choice(parse_tool_choice(choice), tools),
+        reasoning_effort=effort if type(effort) is str else None,
+        reasoning=body.get("reasoning"),
+        thinking=body.get("thinking"),
+        params=fold_params(body, _KNOWN),
+    )
+
+
+def system_text(content: JSON) -> str:
+    """A system prompt given as a string or as text parts, joined with newlines."""
+    if type(content) is str:
+        return content
+    texts: list[str] = []
+    for part in as_list(content, "system content"):
+        part = as_dict(part, "system content[]")
+        texts.append(as_str(part.get("text"), "system content[].text"))
+    return "\n".join(texts)
+
+
+def message_parts(message: dict[str, JSON], ids: CallIds) -> list[Part]:
+    """The parts of a user or assistant message: reasoning, content, then tool calls."""
+    parts: list[Part] = []
+    # DeepSeek, vLLM and OpenRouter hand the model's reasoning back in these fields.
+    for key in ("reasoning_content", "reasoning"):
+        reasoning = message.get(key)
+        if type(reasoning) is str and reasoning:
+            parts.append(Thinking(text=reasoning))
+    parts.extend(content_parts(message.get("content")))
+    calls = message.get("tool_calls")
+    if calls:
+        for call in as_list(calls, "tool_calls"):
+            call = as_dict(call, "tool_calls[]")
+            function = as_dict(call.get("function"), "tool_calls[].function")
+            name = as_str(function.get("name"), "tool_calls[].function.name")
+            parts.append(
+                ToolCall(
+                    id=ids.call(call.get("id"), name),
+                    name=name,
+                    arguments=parse_json_text(function.get("arguments")),
+                )
+            )
+    legacy = message.get("function_call")
+    if type(legacy) is dict:
+        name = as_str(legacy.get("name"), "function_call.name")
+        parts.append(
+            ToolCall(
+                id=ids.call(None, name),
+                name=name,
+                arguments=parse_json_text(legacy.get("arguments")),
+            )
+        )
+    return parts
+
+
+def content_parts(content: JSON) -> list[Part]:
+    """OpenAI-style content: a string, or a list of typed parts."""
+    if content is None:
+        return []
+    if type(content) is str:
+        return [Text(text=content)] if content else []
+    parts: list[Part] = []
+    for block in as_list(content, "content"):
+        part = content_part(block)
+        if part is not None:
+            parts.append(part)
+    return parts
+
+
+def content_part(block: JSON) -> Part | None:
+    """One OpenAI content part (``text``, ``image_url``, ``input_audio``, ``file``...)."""
+    if type(block) is str:
+        return Text(text=block) if block else None
+    block = as_dict(block, "content[]")
+    kind = block.get("type")
+    if kind == "text":
+        text = as_str(block.get("text"), "content[].text")
+        return Text(text=text) if text else None
+    if kind == "image_url":
+        image = block.get("image_url")
+        if type(image) is str:
+            image = {"url": image}
+        image = as_dict(image, "content[].image_url")
+        return image_part(as_str(image.get("url"), "image_url.url"), image.get("detail"))
+    if kind == "input_audio":
+        audio = as_dict(block.get("input_audio"), "content[].input_audio")
+        fmt = audio.get("format")
+        return Document(
+            data=audio.get("data"), media_type=f"audio/{fmt}" if type(fmt) is str else None
+        )
+    if kind == "file":
+        file = as_dict(block.get("file"), "content[].file")
+        media_type, data = split_data_url(file.get("file_data") or "")
+        return Document(
+            data=data or file.get("file_data"),
+            media_type=media_type,
+            file_id=file.get("file_id"),
+            name=file.get("filename"),
+        )
+    return other_part(block)
+
+
+def image_part(url: str, detail: JSON = None) -> Image:
+    """An image from a URL, which may be a ``data:`` URL holding base64 bytes."""
+    media_type, data = split_data_url(url)
+    detail = detail if type(detail) is str and detail != "auto" else None
+    if data is not None:
+        return Image(media_type=media_type, data=data, detail=detail)
+    return Image(url=url, detail=detail)
+
+
+def other_part(block: dict[str, JSON]) -> Other:
+    """A block no dialect knows, minus cache hints."""
+    kind = block.get("type")
+    value = {k: v for k, v in block.items() if k not in ("type", "cache_control")}
+    return Other(type=kind if type(kind) is str else "", value=value or None)
+
+
+def result_parts(content: JSON) -> list[Part]:
+    """The content of a tool result; JSON text becomes structured data."""
+    if type(content) is str:
+        return [tool_result_content(content)]
+    parts = content_parts(content)
+    if len(parts) == 1 and type(parts[0]) is Text:
+        return [tool_result_content(parts[0].text)]
+    return parts
+
+
+def parse_tools(tools: JSON) -> list[Tool]:
+    """Chat tools ``{"type": "function", "function": {...}}`` (or legacy ``functions``)."""
+    out: list[Tool] = []
+    for tool in as_list(tools, "tools"):
+        tool = as_dict(tool, "tools[]")
+        kind = tool.get("type", "function")
+        function = tool.get("function") if "function" in tool else tool
+        if kind == "function" and type(function) is dict:
+            out.append(
+                Tool(
+                    name=as_str(function.get("name"), "tools[].function.name"),
+                    description=function.get("description") or None,
+                    parameters=lower_schema_types(function.get("parameters")),
+                    strict=function.get("strict") is True,
+                )
+            )
+        else:
+            out.append(builtin_tool(tool))
+    return sort_tools(out)
+
+
+def builtin_tool(tool: dict[str, JSON]) -> Tool:
+    """A tool that is not a plain function: its type, name and the rest as ``config``."""
+    kind = as_str(tool.get("type"), "tools[].type")
+    inner = tool.get(kind)
+    config = inner if type(inner) is dict else {k: v for k, v in tool.items() if k != "type"}
+    name = config.get("name") if type(config.get("name")) is str else None
+    config = {k: v for k, v in config.items() if k not in ("name", "cache_control")}
+    return Tool(name=name or kind, type=kind, config=config or None)
+
+
+def parse_tool_choice(choice: JSON) -> ToolChoice | None:
+    """``"auto"``/``"none"``/``"required"``, or a forced function."""
+    if choice is None:
+        return None
+    if type(choice) is str:
+        return ToolChoice(mode=choice)
+    choice = as_dict(choice, "tool_choice")
+    kind = choice.get("type")
+    if kind == "allowed_tools":
+        allowed = as_dict(choice.get("allowed_tools"), "tool_choice.allowed_tools")
+        names = sorted(_tool_name(t) for t in as_list(allowed.get("tools"), "allowed_tools.tools"))
+        return ToolChoice(mode=str(allowed.get("mode", "auto")), names=names)
+    return ToolChoice(mode="required", names=[_tool_name(choice)])
+
+
+def _tool_name(tool: JSON) -> str:
+    tool = as_dict(tool, "tool")
+    inner = tool.get("function", tool.get("custom"))
+    if type(inner) is dict:
+        return as_str(inner.get("name"), "tool.function.name")
+    name = tool.get("name")
+    if type(name) is str:
+        return name
+    raise Malformed("tool_choice names no tool")
