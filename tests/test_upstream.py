@@ -21,6 +21,18 @@ from promptecho._upstream import (
     openai_chat_handler,
     sse_reply,
 )
+from tests.upstream import (
+    PROVIDERS,
+    WIRE,
+    request_body,
+    response_path,
+    route,
+    scenarios,
+    serve_wire,
+    split_body,
+    wire_handler,
+    wire_reply,
+)
 
 SSE_EVENTS = [b"data: one\n\n", b"data: two\n\n", b"data: three\n\n"]
 
@@ -385,3 +397,417 @@ def test_demo_handler_rejects_bad_bodies_with_400(
         response = client.post(demo.url + "/v1/chat/completions", content=body)
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
+
+
+# tests/upstream.py: every wire route, parsed by the real SDK of its provider
+
+
+@pytest.fixture
+def wire():
+    yield from serve_wire()
+
+
+def test_every_sample_has_a_reply_with_its_provider_headers() -> None:
+    for provider in PROVIDERS:
+        for scenario in scenarios(provider):
+            reply = wire_reply(provider, scenario)
+            names = {name.lower() for name, _ in reply.headers}
+            assert "content-type" in names, (provider, scenario)
+            assert not names & {"content-length", "transfer-encoding", "content-encoding"}
+            assert b"".join(reply.chunks) == response_path(provider, scenario).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("provider", "scenario", "count"),
+    [
+        ("anthropic", "text-stream", 14),
+        ("gemini", "stream", 3),
+        ("ollama", "chat-stream", 9),
+        ("openai-audio", "speech", 4),
+        ("anthropic", "text", 1),
+    ],
+    ids=["sse", "sse-crlf", "ndjson", "mp3", "json"],
+)
+def test_streams_are_split_one_event_per_chunk(provider: str, scenario: str, count: int) -> None:
+    chunks = split_body(response_path(provider, scenario))
+    assert len(chunks) == count
+    if scenario.endswith("stream") and provider != "ollama":
+        assert all(c.endswith((b"\n\n", b"\r\n\r\n")) for c in chunks)
+
+
+@pytest.mark.parametrize(
+    ("provider", "scenario", "status", "gzipped", "by_length"),
+    [
+        ("anthropic", "text", 200, True, False),
+        ("anthropic", "thinking", 200, True, False),  # no own header set: the provider's JSON set
+        ("anthropic", "thinking-stream", 200, False, False),
+        ("anthropic", "error-529", 529, False, True),
+        ("openai-chat", "error-429", 429, False, True),
+        ("gemini", "error-400", 400, True, False),
+        ("ollama", "chat", 200, False, True),
+        ("ollama", "openai-compat-stream", 200, False, False),
+    ],
+)
+def test_wire_reply_follows_the_providers_header_sets(
+    provider: str, scenario: str, status: int, gzipped: bool, by_length: bool
+) -> None:
+    reply = wire_reply(provider, scenario)
+    assert (reply.status, reply.gzip, reply.content_length) == (status, gzipped, by_length)
+
+
+@pytest.mark.parametrize(
+    ("provider", "scenario"),
+    [(p, s) for p in PROVIDERS for s in scenarios(p) if (WIRE / p / f"{s}.request.json").exists()],
+)
+def test_each_captured_request_is_routed_to_its_own_response(provider: str, scenario: str) -> None:
+    path = _captured_path(provider, scenario)
+    seen = Seen(
+        "POST",
+        path,
+        [("user-agent", _USER_AGENTS.get(provider, ""))],
+        request_body(provider, scenario),
+    )
+    expected = (
+        "text-stream" if scenario == "error-mid-stream" else scenario
+    )  # errors: only on request
+    assert route(seen) == (provider, expected)
+
+
+def test_serve_overrides_by_provider_path_and_provider_slash_scenario() -> None:
+    body = request_body("openai-chat", "text")
+    seen = Seen("POST", "/v1/chat/completions", [], body)
+    assert route(seen) == ("openai-chat", "text")
+    assert route(seen, {"openai-chat": "error-429"}) == ("openai-chat", "error-429")
+    assert route(seen, {"/v1/chat/completions": "ollama"}) == ("ollama", "openai-compat")
+    assert route(seen, {"/v1/chat/completions": "mistral/chat"}) == ("mistral", "chat")
+    assert route(Seen("GET", "/v1/models", [], b"")) is None
+
+
+def test_unknown_route_is_a_404_naming_the_path(wire: FakeUpstream) -> None:
+    with httpx.Client() as client:
+        response = client.post(wire.url + "/v9/nothing", json={})
+    assert response.status_code == 404
+    assert "/v9/nothing" in response.json()["error"]
+
+
+def test_wire_stream_arrives_chunk_by_chunk_with_delay() -> None:
+    handler = wire_handler(delay=0.05)
+    body = request_body("anthropic", "text-stream")
+    with (
+        FakeUpstream(handler) as up,
+        httpx.Client() as client,
+        client.stream("POST", up.url + "/v1/messages", content=body) as response,
+    ):
+        chunks = list(response.iter_raw())
+    assert chunks == split_body(response_path("anthropic", "text-stream"))
+    assert response.headers["request-id"].startswith("req_")
+
+
+def test_wire_json_is_gzipped_like_the_provider_and_decodes(wire: FakeUpstream) -> None:
+    with httpx.Client() as client:
+        response = client.post(wire.url + "/v1/messages", content=request_body("anthropic", "text"))
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.content == response_path("anthropic", "text").read_bytes()
+
+
+# The real SDKs. Each client is pointed at the fake with its own base-URL option and given an explicit
+# HTTP client of the flavour it is built on (httpx2: anthropic, openai, google-genai, mistralai;
+# httpx: groq, cohere, ollama), which is where a promptecho transport plugs in. Retries are off so that
+# an error sample is seen once.
+
+WEATHER = "What's the weather in Paris and in Tokyo?"
+WEATHER_TOOL = {
+    "name": "get_weather",
+    "description": "Get the current weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        },
+        "required": ["city"],
+    },
+}
+GREETING = [
+    {"role": "system", "content": "You are a concise assistant. Answer in French."},
+    {"role": "user", "content": "Say hello."},
+]
+
+
+def test_anthropic_sdk_parses_every_messages_scenario(wire: FakeUpstream) -> None:
+    import anthropic
+
+    with anthropic.Anthropic(
+        base_url=wire.url, api_key="x", http_client=httpx2.Client(), max_retries=0
+    ) as client:
+        hello = [{"role": "user", "content": "Say hello."}]
+        text = client.messages.create(model="claude-sonnet-4-6", max_tokens=1024, messages=hello)
+        assert text.content[0].type == "text"
+        assert text.stop_reason == "end_turn"
+        assert text._request_id is not None
+
+        tool = {
+            "name": "get_weather",
+            "description": "d",
+            "input_schema": WEATHER_TOOL["parameters"],
+        }
+        weather = [{"role": "user", "content": WEATHER}]
+        used = client.messages.create(
+            model="claude-sonnet-4-6", max_tokens=1024, messages=weather, tools=[tool]
+        )
+        assert [b.type for b in used.content] == ["text", "tool_use", "tool_use"]
+        assert used.stop_reason == "tool_use"
+
+        thinking = client.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=4096,
+            messages=[{"role": "user", "content": "What is 27 * 453?"}],
+            thinking={"type": "enabled", "budget_tokens": 2048},
+        )
+        assert [b.type for b in thinking.content] == ["thinking", "text"]
+
+        with client.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=1024, messages=weather, tools=[tool]
+        ) as stream:
+            final = stream.get_final_message()
+        assert [b.type for b in final.content] == ["text", "tool_use", "tool_use"]
+        assert final.content[1].input == {"city": "Paris"}
+
+        with client.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=1024, messages=hello
+        ) as stream:
+            assert "".join(stream.text_stream)
+
+
+def test_anthropic_sdk_raises_on_error_samples() -> None:
+    import anthropic
+
+    handler = wire_handler(serve={"anthropic": "error-529"})
+    with (
+        FakeUpstream(handler) as up,
+        anthropic.Anthropic(
+            base_url=up.url, api_key="x", http_client=httpx2.Client(), max_retries=0
+        ) as client,
+    ):
+        with pytest.raises(anthropic.OverloadedError) as info:
+            client.messages.create(
+                model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}]
+            )
+        assert info.value.status_code == 529
+        up.handler = wire_handler(serve={"anthropic": "error-mid-stream"})
+        stream = client.messages.stream(
+            model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}]
+        )
+        # A mid-stream `event: error` arrives on an HTTP 200, so it is the generic status error.
+        with stream as events, pytest.raises(anthropic.APIStatusError, match="overloaded"):
+            list(events)
+
+
+def test_openai_sdk_parses_chat_responses_embeddings_and_speech(wire: FakeUpstream) -> None:
+    with openai.OpenAI(
+        base_url=wire.url + "/v1", api_key="x", http_client=httpx2.Client(), max_retries=0
+    ) as client:
+        text = client.chat.completions.create(
+            model="gpt-4.1-mini", messages=GREETING, max_tokens=1024
+        )
+        assert text.choices[0].message.content.startswith("Bonjour")
+
+        tool = {"type": "function", "function": WEATHER_TOOL}
+        with client.chat.completions.stream(
+            model="gpt-4.1-mini", messages=[{"role": "user", "content": WEATHER}], tools=[tool]
+        ) as stream:
+            final = stream.get_final_completion()
+        calls = final.choices[0].message.tool_calls
+        assert [c.function.name for c in calls] == ["get_weather", "get_weather"]
+
+        chunks = list(
+            client.chat.completions.create(model="gpt-4.1-mini", messages=GREETING, stream=True)
+        )
+        assert chunks[-1].usage is not None
+
+        response = client.responses.create(
+            model="gpt-5.1", input="Say hello.", instructions="Answer in French."
+        )
+        assert response.output_text.startswith("Bonjour")
+        with client.responses.stream(model="gpt-5.1", input="Say hello.") as stream:
+            assert stream.get_final_response().output_text.startswith("Bonjour")
+        flat_tool = {"type": "function", **WEATHER_TOOL}
+        with client.responses.stream(model="gpt-5.1", input=WEATHER, tools=[flat_tool]) as stream:
+            items = stream.get_final_response().output
+        assert [i.type for i in items].count("function_call") == 2
+
+        floats = client.embeddings.create(
+            model="text-embedding-3-small", input="Hello from promptecho.", dimensions=8
+        )
+        explicit = client.embeddings.create(
+            model="text-embedding-3-small",
+            input="Hello from promptecho.",
+            dimensions=8,
+            encoding_format="float",
+        )
+        assert len(floats.data[0].embedding) == 8
+        assert floats.data[0].embedding == pytest.approx(explicit.data[0].embedding)
+
+        speech = client.audio.speech.create(
+            model="gpt-4o-mini-tts", input="Hello from promptecho.", voice="alloy"
+        )
+        assert speech.content == response_path("openai-audio", "speech").read_bytes()
+        assert speech.response.headers["content-type"] == "audio/mpeg"
+
+
+def test_openai_sdk_raises_on_the_429_sample() -> None:
+    with (
+        FakeUpstream(wire_handler(serve={"openai-chat": "error-429"})) as up,
+        openai.OpenAI(
+            base_url=up.url + "/v1", api_key="x", http_client=httpx2.Client(), max_retries=0
+        ) as client,
+        pytest.raises(openai.RateLimitError) as info,
+    ):
+        client.chat.completions.create(model="gpt-4.1-mini", messages=GREETING)
+    assert info.value.status_code == 429
+
+
+def test_google_genai_sdk_parses_generate_stream_and_tools(wire: FakeUpstream) -> None:
+    from google import genai
+    from google.genai import types
+
+    http = httpx2.Client()
+    options = types.HttpOptions(base_url=wire.url, httpx_client=http)
+    client = genai.Client(api_key="x", http_options=options)
+    config = types.GenerateContentConfig(
+        system_instruction="Answer in French.", max_output_tokens=1024
+    )
+    text = client.models.generate_content(
+        model="gemini-2.5-flash", contents="Say hello.", config=config
+    )
+    assert text.text.startswith("Bonjour")
+    streamed = list(
+        client.models.generate_content_stream(model="gemini-2.5-flash", contents="Say hello.")
+    )
+    assert "".join(c.text or "" for c in streamed).startswith("Bonjour")
+    assert streamed[-1].candidates[0].finish_reason == types.FinishReason.STOP
+    tool = types.Tool(
+        function_declarations=[types.FunctionDeclaration(name="get_weather", description="d")]
+    )
+    calls = client.models.generate_content(
+        model="gemini-2.5-flash", contents=WEATHER, config=types.GenerateContentConfig(tools=[tool])
+    )
+    assert [c.name for c in calls.function_calls] == ["get_weather", "get_weather"]
+    assert wire.seen[1].path == "/v1/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    client.close()
+    http.close()  # genai closes only the clients it created
+
+
+def test_mistral_sdk_parses_chat_and_streams(wire: FakeUpstream) -> None:
+    from mistralai.client import Mistral
+
+    with Mistral(api_key="x", server_url=wire.url, client=httpx2.Client()) as client:
+        chat = client.chat.complete(model="mistral-small-latest", messages=GREETING)
+        assert chat.choices[0].message.content.startswith("Bonjour")
+        events = list(client.chat.stream(model="mistral-small-latest", messages=GREETING))
+        assert "".join(e.data.choices[0].delta.content or "" for e in events).startswith("Bonjour")
+        tool = {"type": "function", "function": WEATHER_TOOL}
+        calls = list(
+            client.chat.stream(
+                model="mistral-small-latest",
+                messages=[{"role": "user", "content": WEATHER}],
+                tools=[tool],
+            )
+        )
+        assert calls[-1].data.choices[0].finish_reason == "tool_calls"
+
+
+def test_groq_sdk_parses_chat_and_stream(wire: FakeUpstream) -> None:
+    import groq
+
+    with groq.Groq(
+        base_url=wire.url, api_key="x", http_client=httpx.Client(), max_retries=0
+    ) as client:
+        chat = client.chat.completions.create(model="llama-3.3-70b-versatile", messages=GREETING)
+        assert chat.choices[0].message.content.startswith("Bonjour")
+        chunks = list(
+            client.chat.completions.create(
+                model="llama-3.3-70b-versatile", messages=GREETING, stream=True
+            )
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith(
+            "Bonjour"
+        )
+    assert wire.seen[0].path == "/openai/v1/chat/completions"
+
+
+def test_cohere_sdk_parses_chat_and_streams(wire: FakeUpstream) -> None:
+    import cohere
+
+    http = httpx.Client()
+    client = cohere.ClientV2(api_key="x", base_url=wire.url, httpx_client=http)
+    chat = client.chat(model="command-a-03-2025", messages=GREETING)
+    assert chat.message.content[0].text.startswith("Bonjour")
+    events = list(client.chat_stream(model="command-a-03-2025", messages=GREETING))
+    assert events[-1].type == "message-end"
+    tool = {"type": "function", "function": WEATHER_TOOL}
+    calls = list(
+        client.chat_stream(
+            model="command-a-03-2025", messages=[{"role": "user", "content": WEATHER}], tools=[tool]
+        )
+    )
+    assert [e.type for e in calls].count("tool-call-start") == 2
+    http.close()  # cohere has no close(): the caller owns the httpx client
+
+
+def test_ollama_sdk_parses_native_chat_and_ndjson_stream(wire: FakeUpstream) -> None:
+    import ollama
+
+    client = ollama.Client(host=wire.url)
+    chat = client.chat(model="llama3.2", messages=GREETING, stream=False)
+    assert chat.message.content.startswith("Bonjour")
+    parts = list(client.chat(model="llama3.2", messages=GREETING, stream=True))
+    assert parts[-1].done is True
+    assert "".join(p.message.content for p in parts).startswith("Bonjour")
+    calls = list(
+        client.chat(
+            model="llama3.2",
+            messages=[{"role": "user", "content": WEATHER}],
+            tools=[{"type": "function", "function": WEATHER_TOOL}],
+            stream=True,
+        )
+    )
+    arguments = [c.function.arguments for p in calls for c in (p.message.tool_calls or [])]
+    assert arguments == [{"city": "Paris"}, {"city": "Tokyo"}]  # objects, not JSON strings
+    client.close()
+
+
+def test_openai_sdk_against_ollamas_openai_compatible_endpoint(wire: FakeUpstream) -> None:
+    with openai.OpenAI(
+        base_url=wire.url + "/v1", api_key="ollama", http_client=httpx2.Client()
+    ) as client:
+        chat = client.chat.completions.create(model="llama3.2", messages=GREETING)
+        assert chat.system_fingerprint == "fp_ollama"
+        chunks = list(
+            client.chat.completions.create(
+                model="llama3.2",
+                messages=GREETING,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        assert chunks[-1].usage is not None
+
+
+_USER_AGENTS = {"mistral": "mistral-client-python/3.7.0"}
+
+
+def _captured_path(provider: str, scenario: str) -> str:
+    return {
+        "anthropic": "/v1/messages",
+        "cohere": "/v2/chat",
+        "gemini": "/v1/models/gemini-2.5-flash:"
+        + ("streamGenerateContent?alt=sse" if scenario == "stream" else "generateContent"),
+        "groq": "/openai/v1/chat/completions",
+        "mistral": "/v1/chat/completions",
+        "ollama": "/v1/chat/completions" if scenario.startswith("openai-compat") else "/api/chat",
+        "openai-audio": "/v1/audio/speech",
+        "openai-chat": "/v1/chat/completions",
+        "openai-embeddings": "/v1/embeddings",
+        "openai-responses": "/v1/responses",
+    }[provider]
