@@ -168,10 +168,10 @@ class Cassette(Base, kw_only=True):
         """Validate a cassette held in memory; ``path`` names it in errors."""
         try:
             header = _header_decoder.decode(data)
+        except msgspec.ValidationError as err:  # a subclass of DecodeError: test it first
+            raise CassetteError(path, f"is not a promptecho cassette ({err})") from None
         except msgspec.DecodeError as err:
             raise CassetteError(path, f"is not valid JSON ({err})") from None
-        except msgspec.ValidationError as err:
-            raise CassetteError(path, f"is not a promptecho cassette ({err})") from None
         if header.version > FORMAT_VERSION:
             raise CassetteError(
                 path,

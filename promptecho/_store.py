@@ -105,6 +105,8 @@ def fold(
     with locked(path):
         new = read_journal(path)
         if not new and keep is None:
+            # Nothing complete to fold (at most a torn line): drop the journal, keep the file.
+            journal_path(path).unlink(missing_ok=True)
             return None
         old = Cassette.load(path).interactions if path.exists() else []
         if keep is not None:

@@ -1,0 +1,1 @@
+"""pytest plugin: fixtures that hand out recording clients (being written)."""
