@@ -10,6 +10,7 @@ only under one lock, and never across an ``await`` or a network call.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import deque
@@ -48,23 +49,6 @@ _Key = tuple[str, str, str, bool, bytes]
 _sorted_encoder = msgspec.json.Encoder(order="sorted")
 
 
-@dataclass(eq=False)
-class _Entry:
-    """A recorded interaction as the index holds it, with its bytes rendered once."""
-
-    number: int
-    interaction: Interaction
-    key: _Key
-    plays: int = 0
-    _chunks: list[tuple[int, bytes]] | None = None
-
-    def chunks(self) -> list[tuple[int, bytes]]:
-        if self._chunks is None:
-            response = self.interaction.response
-            self._chunks = render_body(response.body) if response is not None else []
-        return self._chunks
-
-
 @dataclass(frozen=True)
 class Replay:
     """Answer from the cassette: a response (maybe cut short by ``error``), or only an error."""
@@ -75,6 +59,27 @@ class Replay:
     error: Failure | None
 
 
+@dataclass(eq=False)
+class _Entry:
+    """A recorded interaction as the index holds it; its replay is rendered once, when first used."""
+
+    number: int
+    interaction: Interaction
+    key: _Key
+    plays: int = 0
+    _replay: Replay | None = None
+
+    def replay(self) -> Replay:
+        if self._replay is None:
+            response, error = self.interaction.response, self.interaction.error
+            if response is None:
+                self._replay = Replay(None, [], [], error)
+            else:
+                chunks = render_body(response.body)
+                self._replay = Replay(response.status, list(response.headers.items()), chunks, error)
+        return self._replay
+
+
 @dataclass
 class Record:
     """Go upstream; hand the outcome back with `Recorder.complete` or `Recorder.fail`."""
@@ -83,6 +88,7 @@ class Record:
     secrets: list[str] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=1024)
 def _endpoint(url: str) -> str:
     # The host is not part of the key: a cassette belongs to one client, and the same
     # recording must replay through a gateway, a proxy or a server on another port.
@@ -171,7 +177,7 @@ class Recorder:
         with self._lock:
             entry = None if self.mode == "all" else self._take(key)
             if entry is not None:
-                return self._replay(entry)
+                return entry.replay()
             if self.mode == "none" or (self.mode == "once" and self.existed):
                 miss = self._miss(method, stored_url, key, canonical)
                 self.misses.append(miss)
@@ -199,15 +205,6 @@ class Recorder:
             last.plays += 1
             return last
         return None
-
-    @staticmethod
-    def _replay(entry: _Entry) -> Replay:
-        response = entry.interaction.response
-        if response is None:
-            return Replay(None, [], [], entry.interaction.error)
-        return Replay(
-            response.status, list(response.headers.items()), entry.chunks(), entry.interaction.error
-        )
 
     # -- recording --------------------------------------------------------------------
 
