@@ -150,8 +150,12 @@ class _Tee:
         if error is not None:
             failure = Failure(type=type(error).__name__, message=str(error))
         self._recorder.complete(
-            self._record, self._status, self._headers, self._chunks,
-            started=self._started, error=failure,
+            self._record,
+            self._status,
+            self._headers,
+            self._chunks,
+            started=self._started,
+            error=failure,
         )
 
 
@@ -315,7 +319,12 @@ class SyncEcho(_Echo[ResponseT]):
             raise
         headers = response.headers.multi_items()
         tee = self._recording_stream(
-            response.stream, self._recorder, decision, response.status_code, headers, started  # type: ignore[attr-defined]
+            response.stream,
+            self._recorder,
+            decision,
+            response.status_code,
+            headers,
+            started,  # type: ignore[attr-defined]
         )
         return self._response(response.status_code, headers, tee, response.extensions)
 
@@ -353,7 +362,12 @@ class AsyncEcho(_Echo[ResponseT]):
             raise
         headers = response.headers.multi_items()
         tee = self._recording_stream(
-            response.stream, self._recorder, decision, response.status_code, headers, started  # type: ignore[attr-defined]
+            response.stream,
+            self._recorder,
+            decision,
+            response.status_code,
+            headers,
+            started,  # type: ignore[attr-defined]
         )
         return self._response(response.status_code, headers, tee, response.extensions)
 

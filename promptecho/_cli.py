@@ -52,5 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcome = f"{outcome} {interaction.error.type}".strip()
         kind = response.body.__class__.__name__.lower() if response is not None else "-"
         stream = " stream" if request.stream else ""
-        print(f"#{number} {request.method} {request.url} [{request.api}{stream}] -> {outcome} {kind}")
+        print(
+            f"#{number} {request.method} {request.url} [{request.api}{stream}] -> {outcome} {kind}"
+        )
     return 0

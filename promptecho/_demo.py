@@ -24,13 +24,32 @@ from ._upstream import FakeUpstream, openai_chat_handler
 __all__ = ["run_demo"]
 
 _CALLS: tuple[tuple[str, dict[str, object]], ...] = (
-    ("chat", {"model": "gpt-4.1-mini", "messages": [
-        {"role": "system", "content": "You are a concise assistant."},
-        {"role": "user", "content": "Say hello."}]}),
-    ("chat", {"model": "gpt-4.1-mini", "messages": [
-        {"role": "user", "content": "Name a colour."}], "temperature": 0}),
-    ("stream", {"model": "gpt-4.1-mini", "stream": True, "messages": [
-        {"role": "user", "content": "Count to three."}]}),
+    (
+        "chat",
+        {
+            "model": "gpt-4.1-mini",
+            "messages": [
+                {"role": "system", "content": "You are a concise assistant."},
+                {"role": "user", "content": "Say hello."},
+            ],
+        },
+    ),
+    (
+        "chat",
+        {
+            "model": "gpt-4.1-mini",
+            "messages": [{"role": "user", "content": "Name a colour."}],
+            "temperature": 0,
+        },
+    ),
+    (
+        "stream",
+        {
+            "model": "gpt-4.1-mini",
+            "stream": True,
+            "messages": [{"role": "user", "content": "Count to three."}],
+        },
+    ),
 )
 _TIMED_REPLAYS = 200
 
@@ -69,11 +88,15 @@ def run_demo(out: TextIO, folder: Path | None = None) -> int:
         upstream.stop()
         size = cassette.stat().st_size
         interactions = len(json.loads(cassette.read_bytes())["interactions"])
-        say(f"2. Recorded {interactions} interactions ({len(upstream.seen)} upstream calls) "
-            f"into {cassette} ({size} bytes)")
+        say(
+            f"2. Recorded {interactions} interactions ({len(upstream.seen)} upstream calls) "
+            f"into {cassette} ({size} bytes)"
+        )
         down = _is_down(upstream.url)
-        say(f"3. Upstream stopped: connecting to {upstream.url} now "
-            f"{'is refused' if down else 'STILL SUCCEEDS'}")
+        say(
+            f"3. Upstream stopped: connecting to {upstream.url} now "
+            f"{'is refused' if down else 'STILL SUCCEEDS'}"
+        )
 
         echo = EchoTransport(cassette, mode="none", allow_repeats=True)
         with httpx.Client(base_url=upstream.url, transport=echo) as client:
@@ -84,16 +107,22 @@ def run_demo(out: TextIO, folder: Path | None = None) -> int:
                 _call(client, *_CALLS[0])
                 timings.append(time.perf_counter() - start)
         same = replayed == recorded
-        say(f"4. Replayed {len(replayed)} calls in mode 'none' with the upstream down: "
-            f"{'identical to the recording' if same else 'DIFFERENT from the recording'}")
-        say(f"   median time per replayed call: {statistics.median(timings) * 1e6:.0f} µs "
-            f"(over {_TIMED_REPLAYS} calls through httpx.Client)")
+        say(
+            f"4. Replayed {len(replayed)} calls in mode 'none' with the upstream down: "
+            f"{'identical to the recording' if same else 'DIFFERENT from the recording'}"
+        )
+        say(
+            f"   median time per replayed call: {statistics.median(timings) * 1e6:.0f} µs "
+            f"(over {_TIMED_REPLAYS} calls through httpx.Client)"
+        )
         status, answer = replayed[0]
         if isinstance(answer, dict):
             say(f"   first answer: {status} {answer['choices'][0]['message']['content']!r}")
         status, events = replayed[2]
-        say(f"   streamed answer: {status}, {len(events) if isinstance(events, list) else 0} "
-            "SSE lines, the last one " + (repr(events[-1]) if isinstance(events, list) else ""))
+        say(
+            f"   streamed answer: {status}, {len(events) if isinstance(events, list) else 0} "
+            "SSE lines, the last one " + (repr(events[-1]) if isinstance(events, list) else "")
+        )
         excerpt = cassette.read_text().splitlines()
         say(f"5. The cassette (first 30 of {len(excerpt)} lines):")
         for line in excerpt[:30]:

@@ -16,6 +16,7 @@ test can assert on the data as well as on the text.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -36,7 +37,7 @@ class Difference(NamedTuple):
 class CassetteError(Exception):
     """A cassette file that cannot be read or written as it is."""
 
-    def __init__(self, path: str | Path, problem: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")

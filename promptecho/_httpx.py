@@ -69,7 +69,9 @@ class EchoTransport(SyncEcho[httpx.Response], httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self._handle(request)
 
-    def _response(self, status: int, headers: Headers, stream: Any, extensions: Any) -> httpx.Response:
+    def _response(
+        self, status: int, headers: Headers, stream: Any, extensions: Any
+    ) -> httpx.Response:
         return httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
 
     def _replay_stream(self, replay: Replay) -> _ReplayStream:
@@ -90,7 +92,9 @@ class AsyncEchoTransport(AsyncEcho[httpx.Response], httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await self._ahandle(request)
 
-    def _response(self, status: int, headers: Headers, stream: Any, extensions: Any) -> httpx.Response:
+    def _response(
+        self, status: int, headers: Headers, stream: Any, extensions: Any
+    ) -> httpx.Response:
         return httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
 
     def _replay_stream(self, replay: Replay) -> _ReplayStream:

@@ -22,8 +22,8 @@ import msgspec
 
 from ._canonical import Canonical, canonicalize_request
 from ._cassette import (
-    Body,
     Binary,
+    Body,
     Cassette,
     Empty,
     Failure,
@@ -43,7 +43,7 @@ from ._redact import (
 from ._store import append_journal, fold, journal_path
 from ._types import MODES, Headers, Mode
 
-__all__ = ["Recorder", "Record", "Replay"]
+__all__ = ["Record", "Recorder", "Replay"]
 
 _Key = tuple[str, str, str, bool, bytes]
 _sorted_encoder = msgspec.json.Encoder(order="sorted")
@@ -76,7 +76,9 @@ class _Entry:
                 self._replay = Replay(None, [], [], error)
             else:
                 chunks = render_body(response.body)
-                self._replay = Replay(response.status, list(response.headers.items()), chunks, error)
+                self._replay = Replay(
+                    response.status, list(response.headers.items()), chunks, error
+                )
         return self._replay
 
 
@@ -129,7 +131,9 @@ class Recorder:
         if mode not in MODES:
             raise invalid_mode(mode)
         if isinstance(match_on, str):
-            raise ValueError(f"match_on must be a sequence of field names, not the string {match_on!r}")
+            raise ValueError(
+                f"match_on must be a sequence of field names, not the string {match_on!r}"
+            )
         self.path = path
         self.mode: Mode = mode
         self.match_on = tuple(match_on) if match_on is not None else None
@@ -154,8 +158,15 @@ class Recorder:
         cassette = fold(self.path, fsync=self.fsync) or Cassette.load(self.path)
         for number, interaction in enumerate(cassette.interactions):
             request = interaction.request
-            entry = _Entry(number, interaction, self._key_of(request.method, request.url,
-                           Canonical(api=request.api, stream=request.stream, body=request.body)))
+            entry = _Entry(
+                number,
+                interaction,
+                self._key_of(
+                    request.method,
+                    request.url,
+                    Canonical(api=request.api, stream=request.stream, body=request.body),
+                ),
+            )
             self._entries.append(entry)
             self._index.setdefault(entry.key, deque()).append(entry)
         if self.mode == "all":
@@ -239,7 +250,7 @@ class Recorder:
             # An encoding we cannot decode: keep the bytes and the header that explains them.
             body = Binary(data=b"".join(chunk for _, chunk in chunks))
             stored_headers["content-encoding"] = encoding or ""
-        response = RecordedResponse(status=status, headers=stored_headers, body=body)  # type: ignore[arg-type]
+        response = RecordedResponse(status=status, headers=stored_headers, body=body)
         self._keep(Interaction(request=record.request, response=response, error=error))
 
     def fail(self, record: Record, error: Failure) -> None:
@@ -280,18 +291,31 @@ class Recorder:
 
     def _miss(self, method: str, url: str, key: _Key, canonical: Canonical) -> CassetteMiss:
         if not self.existed:
-            return CassetteMiss(self.path, method, url, self.mode,
-                                reason=f"The cassette does not exist, and mode {self.mode!r} does not record.")
+            return CassetteMiss(
+                self.path,
+                method,
+                url,
+                self.mode,
+                reason=f"The cassette does not exist, and mode {self.mode!r} does not record.",
+            )
         same = [e for e in self._entries if e.key[:3] == key[:3]]
         if not same:
             recorded = sorted({f"{e.key[0]} {e.key[1]}" for e in self._entries})
             listing = ", ".join(recorded) if recorded else "nothing"
-            return CassetteMiss(self.path, method, url, self.mode,
-                                reason=f"Nothing was recorded for this endpoint; the cassette holds: {listing}.")
+            return CassetteMiss(
+                self.path,
+                method,
+                url,
+                self.mode,
+                reason=f"Nothing was recorded for this endpoint; the cassette holds: {listing}.",
+            )
         if any(e.key == key for e in same):
             plays = sum(e.plays for e in same if e.key == key)
             return CassetteMiss(
-                self.path, method, url, self.mode,
+                self.path,
+                method,
+                url,
+                self.mode,
                 reason=f"An identical request was recorded and has already been replayed "
                 f"({plays} time(s)); pass allow_repeats=True to replay it again.",
             )
@@ -307,6 +331,12 @@ class Recorder:
                 best = (len(differences), entry, differences)
         assert best is not None
         _, entry, differences = best
-        return CassetteMiss(self.path, method, url, self.mode, closest=entry.number,
-                            differences=differences, detail=describe(differences))
-
+        return CassetteMiss(
+            self.path,
+            method,
+            url,
+            self.mode,
+            closest=entry.number,
+            differences=differences,
+            detail=describe(differences),
+        )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import msgspec
 
-from ._cassette import FORMAT_VERSION, Cassette, Interaction, interaction_decoder, write_atomically
+from ._cassette import FORMAT_VERSION, Cassette, Interaction, interaction_decoder
 
 try:  # POSIX
     import fcntl

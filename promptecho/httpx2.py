@@ -14,7 +14,7 @@ try:
     import httpx2
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "promptecho.httpx2 needs the httpx2 package: pip install \"promptecho[httpx2]\""
+        'promptecho.httpx2 needs the httpx2 package: pip install "promptecho[httpx2]"'
     ) from err
 
 from ._adapter import (
@@ -75,7 +75,9 @@ class EchoTransport(SyncEcho[httpx2.Response], httpx2.BaseTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         return self._handle(request)
 
-    def _response(self, status: int, headers: Headers, stream: Any, extensions: Any) -> httpx2.Response:
+    def _response(
+        self, status: int, headers: Headers, stream: Any, extensions: Any
+    ) -> httpx2.Response:
         return httpx2.Response(status, headers=headers, stream=stream, extensions=extensions)
 
     def _replay_stream(self, replay: Replay) -> _ReplayStream:
@@ -96,7 +98,9 @@ class AsyncEchoTransport(AsyncEcho[httpx2.Response], httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         return await self._ahandle(request)
 
-    def _response(self, status: int, headers: Headers, stream: Any, extensions: Any) -> httpx2.Response:
+    def _response(
+        self, status: int, headers: Headers, stream: Any, extensions: Any
+    ) -> httpx2.Response:
         return httpx2.Response(status, headers=headers, stream=stream, extensions=extensions)
 
     def _replay_stream(self, replay: Replay) -> _ReplayStream:

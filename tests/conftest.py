@@ -38,11 +38,22 @@ class Flavour:
 
 
 FLAVOURS = {
-    "httpx": Flavour("httpx", httpx, promptecho.EchoTransport, promptecho.AsyncEchoTransport,
-                     promptecho.client, promptecho.async_client),
-    "httpx2": Flavour("httpx2", httpx2, promptecho.httpx2.EchoTransport,
-                      promptecho.httpx2.AsyncEchoTransport, promptecho.httpx2.client,
-                      promptecho.httpx2.async_client),
+    "httpx": Flavour(
+        "httpx",
+        httpx,
+        promptecho.EchoTransport,
+        promptecho.AsyncEchoTransport,
+        promptecho.client,
+        promptecho.async_client,
+    ),
+    "httpx2": Flavour(
+        "httpx2",
+        httpx2,
+        promptecho.httpx2.EchoTransport,
+        promptecho.httpx2.AsyncEchoTransport,
+        promptecho.httpx2.client,
+        promptecho.httpx2.async_client,
+    ),
 }
 
 
@@ -69,11 +80,25 @@ class Upstream:
     def __call__(self, request: Any) -> Any:
         body = json.loads(request.read() or b"null")
         self.seen.append(body)
-        text = body["messages"][-1]["content"] if isinstance(body, dict) and "messages" in body else None
-        answer = {"id": f"chatcmpl-{len(self.seen)}", "object": "chat.completion",
-                  "choices": [{"index": 0, "message": {"role": "assistant", "content": f"echo: {text}"},
-                               "finish_reason": "stop"}]}
-        return self.http.Response(200, json=answer, headers={"x-request-id": f"req_{len(self.seen)}"})
+        text = (
+            body["messages"][-1]["content"]
+            if isinstance(body, dict) and "messages" in body
+            else None
+        )
+        answer = {
+            "id": f"chatcmpl-{len(self.seen)}",
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": f"echo: {text}"},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+        return self.http.Response(
+            200, json=answer, headers={"x-request-id": f"req_{len(self.seen)}"}
+        )
 
     def transport(self) -> Any:
         return self.http.MockTransport(self)

@@ -40,7 +40,9 @@ def test_sigkill_after_responses_were_read_keeps_every_interaction(
     script.write_text(_RECORDER)
     child = subprocess.Popen(
         [sys.executable, str(script), str(cassette_path), live.url, "5"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout is not None
     lines = [child.stdout.readline().strip() for _ in range(6)]
@@ -67,7 +69,9 @@ def test_sigkill_after_responses_were_read_keeps_every_interaction(
             assert answer.status_code == 200
 
 
-def test_a_torn_last_journal_line_is_ignored_and_the_rest_kept(cassette_path: Path, live: FakeUpstream) -> None:
+def test_a_torn_last_journal_line_is_ignored_and_the_rest_kept(
+    cassette_path: Path, live: FakeUpstream
+) -> None:
     import httpx
 
     with httpx.Client(base_url=live.url, transport=EchoTransport(cassette_path)) as client:

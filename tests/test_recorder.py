@@ -18,7 +18,9 @@ JSON_HEADERS = [("content-type", "application/json")]
 
 
 def body(text: str, **extra: object) -> bytes:
-    return json.dumps({"model": "m", "messages": [{"role": "user", "content": text}], **extra}).encode()
+    return json.dumps(
+        {"model": "m", "messages": [{"role": "user", "content": text}], **extra}
+    ).encode()
 
 
 def record_one(recorder: Recorder, text: str, answer: bytes = b'{"ok": true}') -> None:
@@ -45,7 +47,9 @@ def test_key_order_and_whitespace_do_not_change_the_match(tmp_path: Path) -> Non
     record_one(recorder, "hi")
     recorder.close()
     reordered = b'{ "messages" : [ {"content": "hi", "role": "user"} ],\n "model": "m" }'
-    assert isinstance(Recorder(path, mode="none").decide("POST", URL, JSON_HEADERS, reordered), Replay)
+    assert isinstance(
+        Recorder(path, mode="none").decide("POST", URL, JSON_HEADERS, reordered), Replay
+    )
 
 
 def test_new_interactions_are_durable_in_the_journal_before_close(tmp_path: Path) -> None:
@@ -78,7 +82,11 @@ def test_a_stream_is_stored_as_events_and_replayed_one_event_per_chunk(tmp_path:
     decision = recorder.decide("POST", URL, JSON_HEADERS, body("hi", stream=True))
     assert isinstance(decision, Record)
     t = time.perf_counter()
-    wire = [(t, b'data: {"a":1}\n\ndata: {"a"'), (t + 0.01, b':2}\n\n'), (t + 0.02, b"data: [DONE]\n\n")]
+    wire = [
+        (t, b'data: {"a":1}\n\ndata: {"a"'),
+        (t + 0.01, b":2}\n\n"),
+        (t + 0.02, b"data: [DONE]\n\n"),
+    ]
     recorder.complete(decision, 200, [("content-type", "text/event-stream")], wire, started=t)
     recorder.close()
     stored = Cassette.load(path).interactions[0].response
@@ -87,7 +95,11 @@ def test_a_stream_is_stored_as_events_and_replayed_one_event_per_chunk(tmp_path:
     assert [e.data for e in stored.body.events] == [{"a": 1}, {"a": 2}, "[DONE]"]
     replay = Recorder(path, mode="none").decide("POST", URL, JSON_HEADERS, body("hi", stream=True))
     assert isinstance(replay, Replay)
-    assert [chunk for _, chunk in replay.chunks] == [b'data: {"a":1}\n\n', b'data: {"a":2}\n\n', b"data: [DONE]\n\n"]
+    assert [chunk for _, chunk in replay.chunks] == [
+        b'data: {"a":1}\n\n',
+        b'data: {"a":2}\n\n',
+        b"data: [DONE]\n\n",
+    ]
 
 
 def test_miss_in_none_mode_is_kept_on_misses(tmp_path: Path) -> None:

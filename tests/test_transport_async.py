@@ -13,7 +13,9 @@ from promptecho._upstream import FakeUpstream
 from .conftest import CHAT_URL, Flavour, Upstream, chat, untouchable
 
 
-async def arecord(flavour: Flavour, path: Path, upstream: Upstream, *texts: str, mode: str = "once") -> list[object]:
+async def arecord(
+    flavour: Flavour, path: Path, upstream: Upstream, *texts: str, mode: str = "once"
+) -> list[object]:
     echo = flavour.AsyncEchoTransport(path, mode=mode, transport=upstream.transport())
     async with flavour.http.AsyncClient(transport=echo) as client:
         return [(await client.post(CHAT_URL, json=chat(t))).json() for t in texts]
@@ -24,7 +26,9 @@ async def test_records_through_a_real_socket_and_replays_with_the_server_down(
 ) -> None:
     async with flavour.async_client(cassette_path, base_url=live.url) as client:
         live_json = await client.post("/v1/chat/completions", json=chat("Say hello."))
-        async with client.stream("POST", "/v1/chat/completions", json=chat("Count.", stream=True)) as s:
+        async with client.stream(
+            "POST", "/v1/chat/completions", json=chat("Count.", stream=True)
+        ) as s:
             live_lines = [line async for line in s.aiter_lines()]
     live.stop()
     with pytest.raises(flavour.http.ConnectError):
@@ -32,7 +36,9 @@ async def test_records_through_a_real_socket_and_replays_with_the_server_down(
 
     async with flavour.async_client(cassette_path, base_url=live.url, mode="none") as client:
         again = await client.post("/v1/chat/completions", json=chat("Say hello."))
-        async with client.stream("POST", "/v1/chat/completions", json=chat("Count.", stream=True)) as s:
+        async with client.stream(
+            "POST", "/v1/chat/completions", json=chat("Count.", stream=True)
+        ) as s:
             replay_lines = [line async for line in s.aiter_lines()]
     assert again.status_code == live_json.status_code == 200
     assert again.headers["content-type"] == live_json.headers["content-type"]
@@ -56,7 +62,9 @@ async def test_once_mode_replays_and_raises_on_new_request_when_cassette_exists(
 async def test_none_mode_without_cassette_raises_and_never_calls_upstream(
     flavour: Flavour, cassette_path: Path
 ) -> None:
-    echo = flavour.AsyncEchoTransport(cassette_path, mode="none", transport=untouchable(flavour.http))
+    echo = flavour.AsyncEchoTransport(
+        cassette_path, mode="none", transport=untouchable(flavour.http)
+    )
     async with flavour.http.AsyncClient(transport=echo) as client:
         with pytest.raises(CassetteMiss, match="does not exist"):
             await client.post(CHAT_URL, json=chat("a"))
@@ -106,5 +114,9 @@ async def test_concurrent_tasks_each_get_their_own_answer(
     texts = [f"task {n}" for n in range(20)]
     await arecord(flavour, cassette_path, upstream, *texts)
     async with flavour.async_client(cassette_path, mode="none") as client:
-        answers = await asyncio.gather(*(client.post(CHAT_URL, json=chat(t)) for t in reversed(texts)))
-    assert [a.json()["choices"][0]["message"]["content"] for a in answers] == [f"echo: {t}" for t in reversed(texts)]
+        answers = await asyncio.gather(
+            *(client.post(CHAT_URL, json=chat(t)) for t in reversed(texts))
+        )
+    assert [a.json()["choices"][0]["message"]["content"] for a in answers] == [
+        f"echo: {t}" for t in reversed(texts)
+    ]

@@ -17,7 +17,9 @@ from promptecho._upstream import FakeUpstream
 from .conftest import CHAT_URL, Flavour, Upstream, chat, untouchable
 
 
-def record(flavour: Flavour, path: Path, upstream: Upstream, *texts: str, mode: str = "once") -> list[object]:
+def record(
+    flavour: Flavour, path: Path, upstream: Upstream, *texts: str, mode: str = "once"
+) -> list[object]:
     echo = flavour.EchoTransport(path, mode=mode, transport=upstream.transport())
     with flavour.http.Client(transport=echo) as client:
         return [client.post(CHAT_URL, json=chat(t)).json() for t in texts]
@@ -136,8 +138,13 @@ def test_all_mode_records_when_the_cassette_is_absent(
     assert len(Cassette.load(cassette_path).interactions) == 1
 
 
-def test_unknown_mode_is_a_value_error_listing_the_valid_ones(flavour: Flavour, cassette_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"^'onse' is not a valid mode\. Valid modes are: 'once', 'none', 'new_episodes', 'all'\.$"):
+def test_unknown_mode_is_a_value_error_listing_the_valid_ones(
+    flavour: Flavour, cassette_path: Path
+) -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^'onse' is not a valid mode\. Valid modes are: 'once', 'none', 'new_episodes', 'all'\.$",
+    ):
         flavour.EchoTransport(cassette_path, mode="onse")
 
 
@@ -195,10 +202,17 @@ def test_keys_in_headers_and_query_never_reach_the_cassette(
 ) -> None:
     secret = "sk-proj-TOPSECRET0123456789abcdef"
     echo = flavour.EchoTransport(cassette_path, transport=upstream.transport())
-    headers = {"authorization": f"Bearer {secret}", "x-api-key": secret, "x-goog-api-key": secret,
-               "cookie": f"session={secret}", "openai-organization": secret}
+    headers = {
+        "authorization": f"Bearer {secret}",
+        "x-api-key": secret,
+        "x-goog-api-key": secret,
+        "cookie": f"session={secret}",
+        "openai-organization": secret,
+    }
     with flavour.http.Client(transport=echo) as client:
-        client.post(f"{CHAT_URL}?key={secret}&api_key={secret}&keep=1", json=chat("a"), headers=headers)
+        client.post(
+            f"{CHAT_URL}?key={secret}&api_key={secret}&keep=1", json=chat("a"), headers=headers
+        )
     data = cassette_path.read_bytes()
     assert secret.encode() not in data
     assert b"TOPSECRET" not in data
@@ -208,7 +222,9 @@ def test_keys_in_headers_and_query_never_reach_the_cassette(
 
     replay = flavour.EchoTransport(cassette_path, mode="none")
     with flavour.http.Client(transport=replay) as client:  # the key may differ at replay time
-        assert client.post(f"{CHAT_URL}?key=other&api_key=x&keep=1", json=chat("a")).status_code == 200
+        assert (
+            client.post(f"{CHAT_URL}?key=other&api_key=x&keep=1", json=chat("a")).status_code == 200
+        )
 
 
 # -- bad cassettes -----------------------------------------------------------------------------
@@ -238,7 +254,9 @@ def test_a_bad_cassette_is_a_cassette_error_naming_the_file(
     assert cassette_path.read_bytes() == content  # nothing was lost or rewritten
 
 
-def test_the_cassette_is_pretty_stable_json(flavour: Flavour, cassette_path: Path, upstream: Upstream) -> None:
+def test_the_cassette_is_pretty_stable_json(
+    flavour: Flavour, cassette_path: Path, upstream: Upstream
+) -> None:
     record(flavour, cassette_path, upstream, "a")
     first = cassette_path.read_bytes()
     assert first.startswith(b'{\n  "version": 1,\n  "interactions": [\n')
