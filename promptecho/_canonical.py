@@ -18,8 +18,16 @@ from typing import NamedTuple
 
 import msgspec
 
-from ._dialects import openai_chat
-from ._dialects._common import Malformed
+from ._dialects import (
+    anthropic,
+    cohere,
+    embeddings,
+    gemini,
+    ollama,
+    openai_chat,
+    openai_responses,
+    speech,
+)
 from ._dialects._schema import (
     Data,
     Document,
@@ -194,16 +202,84 @@ _CUSTOM: list[
 ] = []
 
 
+def _body_stream(url: str, body: dict[str, JSON]) -> bool:
+    return body.get("stream") is True
+
+
+def _ollama_stream(url: str, body: dict[str, JSON]) -> bool:
+    return body.get("stream") is not False  # Ollama's server streams unless told not to
+
+
+def _anthropic_stream(url: str, body: dict[str, JSON]) -> bool:
+    return body.get("stream") is True or anthropic.stream_from_url(url)
+
+
+def _gemini_stream(url: str, body: dict[str, JSON]) -> bool:
+    return gemini.stream_from_url(url)
+
+
+def _speech_stream(url: str, body: dict[str, JSON]) -> bool:
+    return body.get("stream_format") == "sse"
+
+
+def _never(url: str, body: dict[str, JSON]) -> bool:
+    return False
+
+
 class _Dialect(NamedTuple):
     api: str
-    parse: Callable[[dict[str, JSON], str], Request | Embedding | Speech]
-    stream_by_default: bool = False
+    parse: Callable[[dict[str, JSON], str], dict[str, JSON]]
+    stream: Callable[[str, dict[str, JSON]], bool] = _body_stream
 
 
+_ANTHROPIC = _Dialect("anthropic", anthropic.parse, _anthropic_stream)
 _OPENAI_CHAT = _Dialect("openai-chat", openai_chat.parse)
+_OPENAI_RESPONSES = _Dialect("openai-responses", openai_responses.parse)
+_GEMINI = _Dialect("gemini", gemini.parse, _gemini_stream)
+_COHERE = _Dialect("cohere", cohere.parse)
+_OLLAMA_CHAT = _Dialect("ollama-chat", ollama.parse_chat, _ollama_stream)
+_OLLAMA_GENERATE = _Dialect("ollama-generate", ollama.parse_generate, _ollama_stream)
+_EMBEDDINGS = _Dialect("embeddings", embeddings.parse, _never)
+_GEMINI_EMBEDDINGS = _Dialect("embeddings", embeddings.parse_gemini, _never)
+_SPEECH = _Dialect("speech", speech.parse, _speech_stream)
 
-# Path endings, most specific first; the first that matches wins.
-_PATHS: tuple[tuple[str, _Dialect], ...] = (("/chat/completions", _OPENAI_CHAT),)
+# Hosts that speak one chat wire format; their embeddings and OpenAI-compatibility
+# endpoints are left to the path rules.
+_HOSTS: dict[str, _Dialect] = {
+    "api.anthropic.com": _ANTHROPIC,
+    "api.cohere.com": _COHERE,
+    "api.cohere.ai": _COHERE,
+    "generativelanguage.googleapis.com": _GEMINI,
+}
+_NOT_BY_HOST = (
+    "/chat/completions",
+    "/embed",
+    "/embeddings",
+    ":embedContent",
+    ":batchEmbedContents",
+)
+# Path endings; the first that matches wins, so longer endings come first.
+_PATHS: tuple[tuple[str, _Dialect], ...] = (
+    ("/chat/completions", _OPENAI_CHAT),
+    ("/messages/count_tokens", _ANTHROPIC),
+    ("/messages", _ANTHROPIC),
+    ("/responses", _OPENAI_RESPONSES),
+    ("/api/chat", _OLLAMA_CHAT),
+    ("/api/generate", _OLLAMA_GENERATE),
+    ("/v2/chat", _COHERE),
+    ("/embeddings", _EMBEDDINGS),
+    ("/api/embed", _EMBEDDINGS),
+    ("/embed", _EMBEDDINGS),
+    ("/audio/speech", _SPEECH),
+)
+# Google-style ``resource:method`` paths (Gemini, and Vertex for every publisher).
+_METHODS: dict[str, _Dialect] = {
+    "generateContent": _GEMINI,
+    "streamGenerateContent": _GEMINI,
+    "countTokens": _GEMINI,
+    "embedContent": _GEMINI_EMBEDDINGS,
+    "batchEmbedContents": _GEMINI_EMBEDDINGS,
+}
 
 
 def _canonical_of(url: str, body: dict[str, JSON]) -> Canonical:
@@ -214,41 +290,71 @@ def _canonical_of(url: str, body: dict[str, JSON]) -> Canonical:
     dialect = _detect(url, body)
     if dialect is not None:
         try:
-            request = dialect.parse(body, url)
-            canonical = _to_builtins(request)
-        except (Malformed, TypeError, KeyError, AttributeError, ValueError, RecursionError):
+            canonical = dialect.parse(body, url)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             # A known shape with wrong types: match it as plain JSON rather than fail the test.
             pass
         else:
-            stream = body.get("stream")
-            if stream is None:
-                stream = dialect.stream_by_default
-            return Canonical(api=dialect.api, stream=stream is True, body=canonical)
+            return Canonical(api=dialect.api, stream=dialect.stream(url, body), body=canonical)
     return Canonical(api="json", stream=body.get("stream") is True, body=body)
 
 
 def _detect(url: str, body: dict[str, JSON]) -> _Dialect | None:
-    path = _path(url)
+    """Host, then path, then body shape: a gateway on any host is known by path or shape."""
+    host, path = _split(url)
+    dialect = _HOSTS.get(host)
+    if dialect is not None and not path.endswith(_NOT_BY_HOST):
+        return dialect
+    method = path.rpartition("/")[2].partition(":")[2]
+    if method:
+        dialect = _METHODS.get(method)
+        if dialect is not None:
+            return dialect
     for ending, dialect in _PATHS:
         if path.endswith(ending):
             return dialect
-    if type(body.get("messages")) is list:
+    return _by_shape(body)
+
+
+def _by_shape(body: dict[str, JSON]) -> _Dialect | None:
+    """The dialect a body's keys suggest (Bedrock ``invoke``, Vertex ``rawPredict``, proxies)."""
+    if "contents" in body:
+        return _GEMINI
+    if "messages" in body:
+        if "anthropic_version" in body or "system" in body or "stop_sequences" in body:
+            return _ANTHROPIC
+        if "options" in body or "think" in body or "keep_alive" in body:
+            return _OLLAMA_CHAT
         return _OPENAI_CHAT
+    if "input" in body:
+        if "voice" in body:
+            return _SPEECH
+        if "encoding_format" in body or "dimensions" in body:
+            return _EMBEDDINGS
+        return _OPENAI_RESPONSES
+    if "instructions" in body:
+        return _OPENAI_RESPONSES
+    if "prompt" in body and ("options" in body or "images" in body or "keep_alive" in body):
+        return _OLLAMA_GENERATE
     return None
 
 
-def _path(url: str) -> str:
-    """The path of a URL without query or trailing slash (cheaper than urlsplit)."""
+def _split(url: str) -> tuple[str, str]:
+    """The host (lower case, no port) and the path (no query, no trailing slash).
+
+    A few string operations: cheaper than ``urlsplit`` on every request.
+    """
     start = url.find("://")
-    start = url.find("/", start + 3) if start >= 0 else url.find("/")
-    if start < 0:
-        return ""
-    end = len(url)
+    start = start + 3 if start >= 0 else 0
+    slash = url.find("/", start)
+    netloc = url[start:] if slash < 0 else url[start:slash]
+    host = netloc.rpartition("@")[2]
+    if host.count(":") == 1:
+        host = host.partition(":")[0]
+    path = url[slash:] if slash >= 0 else ""
     for stop in ("?", "#"):
-        i = url.find(stop, start)
-        if 0 <= i < end:
-            end = i
-    return url[start:end].rstrip("/")
+        path = path.partition(stop)[0]
+    return host.lower(), path.rstrip("/")
 
 
 def _custom(url: str, body: dict[str, JSON]) -> Canonical | None:

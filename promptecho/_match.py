@@ -44,7 +44,7 @@ class MatchOn(tuple[str, ...]):
 
 def _names(names: Iterable[object]) -> tuple[str, ...]:
     if isinstance(names, str | bytes):
-        raise TypeError(
+        raise ValueError(
             f"match_on takes a list of field names, not the single string {names!r}; "
             f"write [{names!r}]"
         )

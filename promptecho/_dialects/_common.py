@@ -6,23 +6,27 @@ dispatcher then keeps the body as plain JSON instead of failing the test.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
 from promptecho._types import JSON
 
-from ._schema import Data, Message, Part, Text, Tool, ToolChoice
+from ._build import (
+    Part,
+    data_part,
+    make_tool_choice,
+    text_part,
+)
 
 __all__ = [
     "VOLATILE",
     "CallIds",
     "Malformed",
+    "add_turn",
     "as_dict",
     "as_list",
     "as_str",
-    "build_messages",
     "default_tool_choice",
     "fold_params",
     "lower_schema_types",
@@ -52,6 +56,7 @@ VOLATILE = frozenset(
 _MAX_TOKENS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 _decode = msgspec.json.decode
+_sorted_encode = msgspec.json.Encoder(order="sorted").encode
 
 
 class Malformed(ValueError):
@@ -83,42 +88,38 @@ class CallIds:
     oldest call of that name still waiting for its result.
     """
 
-    __slots__ = ("_ids", "_pending")
+    __slots__ = ("_answered", "_ids", "_pending")
 
     def __init__(self) -> None:
         self._ids: dict[str, str] = {}
         self._pending: list[tuple[str, str]] = []
+        self._answered: set[str] = set()
+
+    def _fresh(self, raw: JSON) -> str:
+        canonical = f"call_{len(self._ids)}"
+        self._ids[raw if type(raw) is str and raw else f"\x00{canonical}"] = canonical
+        return canonical
 
     def call(self, raw: JSON, name: str) -> str:
         """The canonical id of a call (a new one when ``raw`` is missing or new)."""
-        key = raw if type(raw) is str and raw else f"\x00{len(self._ids)}"
-        canonical = self._ids.get(key)
+        canonical = self._ids.get(raw) if type(raw) is str else None
         if canonical is None:
-            canonical = self._ids[key] = f"call_{len(self._ids)}"
+            canonical = self._fresh(raw)
         self._pending.append((name, canonical))
         return canonical
 
     def result(self, raw: JSON, name: str | None = None) -> str:
-        """The canonical id a result refers to, by raw id, else by name, else a fresh one."""
+        """The canonical id a result refers to: by raw id, else by name, else a fresh one."""
         if type(raw) is str and raw:
-            canonical = self._ids.get(raw)
-            if canonical is None:
-                canonical = self._ids[raw] = f"call_{len(self._ids)}"
-            self._answer(canonical)
+            canonical = self._ids.get(raw) or self._fresh(raw)
+            self._answered.add(canonical)
             return canonical
         for i, (pending_name, canonical) in enumerate(self._pending):
-            if name is None or pending_name == name:
+            if canonical not in self._answered and (name is None or pending_name == name):
                 del self._pending[i]
+                self._answered.add(canonical)
                 return canonical
-        key = f"\x00{len(self._ids)}"
-        canonical = self._ids[key] = f"call_{len(self._ids)}"
-        return canonical
-
-    def _answer(self, canonical: str) -> None:
-        for i, (_, pending) in enumerate(self._pending):
-            if pending == canonical:
-                del self._pending[i]
-                return
+        return self._fresh(None)
 
 
 def parse_json_text(value: JSON) -> JSON:
@@ -138,32 +139,31 @@ def tool_result_content(text: str) -> Part:
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            return Data(value=_decode(text))
+            return data_part(_decode(text))
         except (msgspec.DecodeError, RecursionError):
             pass
-    return Text(text=text)
+    return text_part(text)
 
 
-def build_messages(turns: Iterable[tuple[str, list[Part]]]) -> list[Message]:
-    """Messages from (role, parts), merging consecutive turns of one role.
+def add_turn(messages: list[dict[str, JSON]], role: str, parts: list[Part]) -> None:
+    """Append a turn to the canonical messages, merging it into the last one of its role.
 
     Providers split one turn differently (OpenAI sends one ``tool`` message per result,
     Anthropic one user turn holding every result; Responses sends each reasoning item and
     call as its own item), so adjacent turns of one role are one canonical message.
+    ``parts`` must be a fresh list: it may become the message's content.
     """
-    messages: list[Message] = []
-    role = ""
-    parts: list[Part] = []
-    for turn_role, turn_parts in turns:
-        if turn_role == role:
-            parts.extend(turn_parts)
-            continue
-        if role:
-            messages.append(Message(role=role, content=parts))
-        role, parts = turn_role, list(turn_parts)
-    if role:
-        messages.append(Message(role=role, content=parts))
-    return messages
+    if messages:
+        last = messages[-1]
+        if last["role"] == role:
+            if parts:
+                content = last.get("content")
+                if content is None:
+                    last["content"] = parts
+                else:
+                    content.extend(parts)
+            return
+    messages.append({"role": role, "content": parts} if parts else {"role": role})
 
 
 def split_data_url(url: str) -> tuple[str | None, str | None]:
@@ -196,17 +196,22 @@ def lower_schema_types(schema: JSON) -> JSON:
     return schema
 
 
-def sort_tools(tools: list[Tool]) -> list[Tool]:
+def sort_tools(tools: list[dict[str, JSON]]) -> list[dict[str, JSON]]:
     """Tools by name (then by content, for duplicates), so their order never matters."""
     if len(tools) < 2:
         return tools
-    return sorted(tools, key=lambda t: (t.name, msgspec.json.encode(t, order="sorted")))
+    names = [t["name"] for t in tools]
+    if len(set(names)) == len(names):
+        return sorted(tools, key=lambda t: t["name"])
+    return sorted(tools, key=lambda t: (t["name"], _sorted_encode(t)))
 
 
-def default_tool_choice(choice: ToolChoice | None, tools: list[Tool]) -> ToolChoice | None:
+def default_tool_choice(
+    choice: dict[str, JSON] | None, tools: list[dict[str, JSON]]
+) -> dict[str, JSON] | None:
     """Omitting ``tool_choice`` means ``auto`` whenever tools are offered."""
     if choice is None and tools:
-        return ToolChoice(mode="auto")
+        return make_tool_choice(mode="auto")
     return choice
 
 

@@ -163,23 +163,23 @@ class Request(_Base, frozen=True):
     params: dict[str, JSON] = {}
 
 
-class Embedding(_Base, frozen=True):
-    """An embeddings request; ``input`` is always a list, ``encoding_format`` defaults to float."""
+class Embedding(_Base, frozen=True, kw_only=True):
+    """An embeddings request; ``input`` is always a list, ``encoding_format`` is ``float`` if not sent."""
 
     model: str | None = None
     input: list[JSON] = []
     dimensions: int | None = None
-    encoding_format: str = "float"
+    encoding_format: str
     params: dict[str, JSON] = {}
 
 
-class Speech(_Base, frozen=True):
+class Speech(_Base, frozen=True, kw_only=True):
     """A text-to-speech request (``/audio/speech``)."""
 
     model: str | None = None
     input: str | None = None
     voice: JSON = None
-    response_format: str = "mp3"
+    response_format: str
     instructions: str | None = None
     speed: float | None = None
     params: dict[str, JSON] = {}

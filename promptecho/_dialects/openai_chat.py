@@ -9,33 +9,32 @@ from __future__ import annotations
 
 from promptecho._types import JSON
 
+from ._build import (
+    Part,
+    document_part,
+    image_part,
+    make_request,
+    make_tool,
+    make_tool_choice,
+    other_part,
+    text_part,
+    thinking_part,
+    tool_call_part,
+    tool_result_part,
+)
 from ._common import (
     CallIds,
     Malformed,
+    add_turn,
     as_dict,
     as_list,
     as_str,
-    build_messages,
     default_tool_choice,
     fold_params,
-    lower_schema_types,
     parse_json_text,
     sort_tools,
     split_data_url,
     tool_result_content,
-)
-from ._schema import (
-    Document,
-    Image,
-    Other,
-    Part,
-    Request,
-    Text,
-    Thinking,
-    Tool,
-    ToolCall,
-    ToolChoice,
-    ToolResult,
 )
 
 __all__ = ["content_parts", "parse", "parse_tool_choice", "parse_tools"]
@@ -56,38 +55,41 @@ _KNOWN = frozenset(
 _SYSTEM_ROLES = frozenset({"system", "developer"})
 
 
-def parse(body: dict[str, JSON], url: str = "") -> Request:
+def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     """The canonical request of a Chat Completions body."""
     ids = CallIds()
     system: list[str] = []
-    turns: list[tuple[str, list[Part]]] = []
-    for message in as_list(body.get("messages", []), "messages"):
-        message = as_dict(message, "messages[]")
+    turns: list[dict[str, JSON]] = []
+    for message in as_list(body["messages"], "messages"):
+        if type(message) is not dict:
+            raise Malformed("messages[]: expected an object")
         role = message.get("role")
-        if role in _SYSTEM_ROLES:
+        if role == "user" or role == "assistant":
+            add_turn(turns, role, message_parts(message, ids))
+        elif role in _SYSTEM_ROLES:
             system.append(system_text(message.get("content")))
         elif role == "tool":
-            result = ToolResult(
+            result = tool_result_part(
                 id=ids.result(message.get("tool_call_id"), message.get("name")),
                 content=result_parts(message.get("content")),
             )
-            turns.append(("tool", [result]))
+            add_turn(turns, "tool", [result])
         elif role == "function":  # the pre-tools spelling of a tool result
             name = message.get("name")
-            result = ToolResult(
+            result = tool_result_part(
                 id=ids.result(None, name if type(name) is str else None),
                 content=result_parts(message.get("content")),
             )
-            turns.append(("tool", [result]))
+            add_turn(turns, "tool", [result])
         else:
-            turns.append((as_str(role, "messages[].role"), message_parts(message, ids)))
+            add_turn(turns, as_str(role, "messages[].role"), message_parts(message, ids))
     tools = parse_tools(body.get("tools") or body.get("functions") or [])
     choice = body.get("tool_choice", body.get("function_call"))
     effort = body.get("reasoning_effort")
-    return Request(
+    return make_request(
         model=body.get("model"),
         system="\n".join(system) if system else None,
-        messages=build_messages(turns),
+        messages=turns,
         tools=tools,
         tool_choice=default_tool_choice(parse_tool_choice(choice), tools),
         reasoning_effort=effort if type(effort) is str else None,
@@ -110,13 +112,18 @@ def system_text(content: JSON) -> str:
 
 def message_parts(message: dict[str, JSON], ids: CallIds) -> list[Part]:
     """The parts of a user or assistant message: reasoning, content, then tool calls."""
-    parts: list[Part] = []
+    content = message.get("content")
+    if type(content) is str:
+        parts: list[Part] = [{"kind": "text", "text": content}] if content else []
+    else:
+        parts = content_parts(content)
+    if len(message) <= 2:  # only role and content: the common case, done
+        return parts
     # DeepSeek, vLLM and OpenRouter hand the model's reasoning back in these fields.
-    for key in ("reasoning_content", "reasoning"):
+    for key in ("reasoning", "reasoning_content"):
         reasoning = message.get(key)
         if type(reasoning) is str and reasoning:
-            parts.append(Thinking(text=reasoning))
-    parts.extend(content_parts(message.get("content")))
+            parts.insert(0, thinking_part(reasoning))
     calls = message.get("tool_calls")
     if calls:
         for call in as_list(calls, "tool_calls"):
@@ -124,21 +131,15 @@ def message_parts(message: dict[str, JSON], ids: CallIds) -> list[Part]:
             function = as_dict(call.get("function"), "tool_calls[].function")
             name = as_str(function.get("name"), "tool_calls[].function.name")
             parts.append(
-                ToolCall(
-                    id=ids.call(call.get("id"), name),
-                    name=name,
-                    arguments=parse_json_text(function.get("arguments")),
+                tool_call_part(
+                    name, ids.call(call.get("id"), name), parse_json_text(function.get("arguments"))
                 )
             )
     legacy = message.get("function_call")
     if type(legacy) is dict:
         name = as_str(legacy.get("name"), "function_call.name")
         parts.append(
-            ToolCall(
-                id=ids.call(None, name),
-                name=name,
-                arguments=parse_json_text(legacy.get("arguments")),
-            )
+            tool_call_part(name, ids.call(None, name), parse_json_text(legacy.get("arguments")))
         )
     return parts
 
@@ -148,7 +149,7 @@ def content_parts(content: JSON) -> list[Part]:
     if content is None:
         return []
     if type(content) is str:
-        return [Text(text=content)] if content else []
+        return [text_part(content)] if content else []
     parts: list[Part] = []
     for block in as_list(content, "content"):
         part = content_part(block)
@@ -160,50 +161,50 @@ def content_parts(content: JSON) -> list[Part]:
 def content_part(block: JSON) -> Part | None:
     """One OpenAI content part (``text``, ``image_url``, ``input_audio``, ``file``...)."""
     if type(block) is str:
-        return Text(text=block) if block else None
+        return text_part(block) if block else None
     block = as_dict(block, "content[]")
     kind = block.get("type")
     if kind == "text":
         text = as_str(block.get("text"), "content[].text")
-        return Text(text=text) if text else None
+        return text_part(text) if text else None
     if kind == "image_url":
         image = block.get("image_url")
         if type(image) is str:
             image = {"url": image}
         image = as_dict(image, "content[].image_url")
-        return image_part(as_str(image.get("url"), "image_url.url"), image.get("detail"))
+        return image_from_url(as_str(image.get("url"), "image_url.url"), image.get("detail"))
     if kind == "input_audio":
         audio = as_dict(block.get("input_audio"), "content[].input_audio")
         fmt = audio.get("format")
-        return Document(
+        return document_part(
             data=audio.get("data"), media_type=f"audio/{fmt}" if type(fmt) is str else None
         )
     if kind == "file":
         file = as_dict(block.get("file"), "content[].file")
         media_type, data = split_data_url(file.get("file_data") or "")
-        return Document(
+        return document_part(
             data=data or file.get("file_data"),
             media_type=media_type,
             file_id=file.get("file_id"),
             name=file.get("filename"),
         )
-    return other_part(block)
+    return unknown_block(block)
 
 
-def image_part(url: str, detail: JSON = None) -> Image:
+def image_from_url(url: str, detail: JSON = None) -> Part:
     """An image from a URL, which may be a ``data:`` URL holding base64 bytes."""
     media_type, data = split_data_url(url)
     detail = detail if type(detail) is str and detail != "auto" else None
     if data is not None:
-        return Image(media_type=media_type, data=data, detail=detail)
-    return Image(url=url, detail=detail)
+        return image_part(media_type=media_type, data=data, detail=detail)
+    return image_part(url=url, detail=detail)
 
 
-def other_part(block: dict[str, JSON]) -> Other:
+def unknown_block(block: dict[str, JSON]) -> Part:
     """A block no dialect knows, minus cache hints."""
     kind = block.get("type")
     value = {k: v for k, v in block.items() if k not in ("type", "cache_control")}
-    return Other(type=kind if type(kind) is str else "", value=value or None)
+    return other_part(type=kind if type(kind) is str else "", value=value or None)
 
 
 def result_parts(content: JSON) -> list[Part]:
@@ -211,24 +212,24 @@ def result_parts(content: JSON) -> list[Part]:
     if type(content) is str:
         return [tool_result_content(content)]
     parts = content_parts(content)
-    if len(parts) == 1 and type(parts[0]) is Text:
-        return [tool_result_content(parts[0].text)]
+    if len(parts) == 1 and parts[0]["kind"] == "text":
+        return [tool_result_content(parts[0]["text"])]
     return parts
 
 
-def parse_tools(tools: JSON) -> list[Tool]:
+def parse_tools(tools: JSON) -> list[dict[str, JSON]]:
     """Chat tools ``{"type": "function", "function": {...}}`` (or legacy ``functions``)."""
-    out: list[Tool] = []
+    out: list[dict[str, JSON]] = []
     for tool in as_list(tools, "tools"):
         tool = as_dict(tool, "tools[]")
         kind = tool.get("type", "function")
         function = tool.get("function") if "function" in tool else tool
         if kind == "function" and type(function) is dict:
             out.append(
-                Tool(
+                make_tool(
                     name=as_str(function.get("name"), "tools[].function.name"),
                     description=function.get("description") or None,
-                    parameters=lower_schema_types(function.get("parameters")),
+                    parameters=function.get("parameters"),
                     strict=function.get("strict") is True,
                 )
             )
@@ -237,29 +238,29 @@ def parse_tools(tools: JSON) -> list[Tool]:
     return sort_tools(out)
 
 
-def builtin_tool(tool: dict[str, JSON]) -> Tool:
+def builtin_tool(tool: dict[str, JSON]) -> dict[str, JSON]:
     """A tool that is not a plain function: its type, name and the rest as ``config``."""
     kind = as_str(tool.get("type"), "tools[].type")
     inner = tool.get(kind)
     config = inner if type(inner) is dict else {k: v for k, v in tool.items() if k != "type"}
     name = config.get("name") if type(config.get("name")) is str else None
     config = {k: v for k, v in config.items() if k not in ("name", "cache_control")}
-    return Tool(name=name or kind, type=kind, config=config or None)
+    return make_tool(name=name or kind, type=kind, config=config or None)
 
 
-def parse_tool_choice(choice: JSON) -> ToolChoice | None:
+def parse_tool_choice(choice: JSON) -> dict[str, JSON] | None:
     """``"auto"``/``"none"``/``"required"``, or a forced function."""
     if choice is None:
         return None
     if type(choice) is str:
-        return ToolChoice(mode=choice)
+        return make_tool_choice(mode=choice)
     choice = as_dict(choice, "tool_choice")
     kind = choice.get("type")
     if kind == "allowed_tools":
         allowed = as_dict(choice.get("allowed_tools"), "tool_choice.allowed_tools")
         names = sorted(_tool_name(t) for t in as_list(allowed.get("tools"), "allowed_tools.tools"))
-        return ToolChoice(mode=str(allowed.get("mode", "auto")), names=names)
-    return ToolChoice(mode="required", names=[_tool_name(choice)])
+        return make_tool_choice(mode=str(allowed.get("mode", "auto")), names=names)
+    return make_tool_choice(mode="required", names=[_tool_name(choice)])
 
 
 def _tool_name(tool: JSON) -> str:

@@ -1,0 +1,251 @@
+"""Anthropic Messages (``/v1/messages``), also behind Bedrock and Vertex URLs.
+
+Bedrock (``/model/{id}/invoke``) and Vertex (``.../models/{id}:rawPredict``) carry the
+model in the URL and ``anthropic_version`` in the body. ``tool_result`` blocks leave the
+user turn for a ``tool`` message; thinking signatures and ``redacted_thinking`` data are
+dropped; ``output_config.effort`` joins ``thinking`` because it steers the same reasoning.
+"""
+
+from __future__ import annotations
+
+from promptecho._types import JSON
+
+from ._build import (
+    Part,
+    document_part,
+    image_part,
+    make_request,
+    make_tool,
+    make_tool_choice,
+    other_part,
+    text_part,
+    thinking_part,
+    tool_call_part,
+    tool_result_part,
+)
+from ._common import (
+    CallIds,
+    add_turn,
+    as_dict,
+    as_list,
+    as_str,
+    default_tool_choice,
+    fold_params,
+    parse_json_text,
+    sort_tools,
+    tool_result_content,
+)
+
+__all__ = ["model_from_url", "parse", "stream_from_url"]
+
+_KNOWN = frozenset(
+    {
+        "model",
+        "system",
+        "messages",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "output_config",
+        "stop_sequences",
+        "anthropic_version",
+        "anthropic_beta",
+    }
+)
+# Keys of an unknown block that are ids or opaque tokens rather than content.
+_OPAQUE = frozenset({"cache_control", "id", "tool_use_id", "signature", "data", "citations"})
+
+
+def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
+    """The canonical request of a Messages API body."""
+    ids = CallIds()
+    system = [system_text(body["system"])] if body.get("system") else []
+    turns: list[dict[str, JSON]] = []
+    for message in as_list(body["messages"], "messages"):
+        message = as_dict(message, "messages[]")
+        role = as_str(message.get("role"), "messages[].role")
+        content = message.get("content")
+        if role == "system":  # typed by the 2.x SDK as SystemMessageParam
+            system.append(system_text(content))
+        elif type(content) is str:
+            add_turn(turns, role, [text_part(content)] if content else [])
+        else:
+            _blocks(role, as_list(content, "messages[].content"), ids, turns)
+    tools = [_tool(tool) for tool in as_list(body.get("tools") or [], "tools")]
+    choice, parallel = _tool_choice(body.get("tool_choice"))
+    params = fold_params(body, _KNOWN)
+    stop = body.get("stop_sequences")
+    if stop:
+        params["stop"] = stop
+    if parallel is False:
+        params["parallel_tool_calls"] = False
+    output_config = body.get("output_config")
+    thinking = body.get("thinking")
+    if type(thinking) is dict and thinking.get("type") == "disabled":
+        thinking = None  # the same as sending no thinking at all
+    if type(output_config) is dict:
+        rest = {k: v for k, v in output_config.items() if k != "effort"}
+        if rest:
+            params["output_config"] = rest
+        if "effort" in output_config:
+            base = thinking if type(thinking) is dict else {}
+            thinking = {**base, "effort": output_config["effort"]}
+    model = body.get("model") or model_from_url(url)
+    return make_request(
+        model=model,
+        system="\n".join(system) if system else None,
+        messages=turns,
+        tools=sort_tools(tools),
+        tool_choice=default_tool_choice(choice, tools),
+        thinking=thinking,
+        params=params,
+    )
+
+
+def model_from_url(url: str) -> str | None:
+    """The model id in a Bedrock (``/model/{id}/invoke``) or Vertex (``models/{id}:...``) URL."""
+    path = url.split("?", 1)[0]
+    if "/model/" in path:
+        return path.split("/model/", 1)[1].split("/", 1)[0] or None
+    if "/models/" in path:
+        return path.rsplit("/models/", 1)[1].split(":", 1)[0] or None
+    return None
+
+
+def stream_from_url(url: str) -> bool:
+    """Bedrock and Vertex choose streaming by endpoint, not by a body field."""
+    path = url.split("?", 1)[0]
+    return path.endswith(("/invoke-with-response-stream", ":streamRawPredict"))
+
+
+def system_text(system: JSON) -> str:
+    """``system`` as a string or a list of text blocks, joined with newlines."""
+    if type(system) is str:
+        return system
+    texts = []
+    for block in as_list(system, "system"):
+        block = as_dict(block, "system[]")
+        texts.append(as_str(block.get("text"), "system[].text"))
+    return "\n".join(texts)
+
+
+def _blocks(role: str, blocks: list[JSON], ids: CallIds, turns: list[dict[str, JSON]]) -> None:
+    """Append a turn's blocks, moving ``tool_result`` blocks into ``tool`` turns."""
+    parts: list[Part] = []
+    for block in blocks:
+        block = as_dict(block, "content[]")
+        kind = block.get("type")
+        if kind == "tool_result":
+            if parts:
+                add_turn(turns, role, parts)
+                parts = []
+            result = tool_result_part(
+                id=ids.result(block.get("tool_use_id")),
+                content=_result_content(block.get("content")),
+                is_error=block.get("is_error") is True,
+            )
+            add_turn(turns, "tool", [result])
+            continue
+        part = _block(block, kind, ids)
+        if part is not None:
+            parts.append(part)
+    if parts or not blocks:
+        add_turn(turns, role, parts)
+
+
+def _block(block: dict[str, JSON], kind: JSON, ids: CallIds) -> Part | None:
+    if kind == "text":
+        text = as_str(block.get("text"), "text.text")
+        return text_part(text) if text else None
+    if kind == "tool_use":
+        name = as_str(block.get("name"), "tool_use.name")
+        return tool_call_part(
+            id=ids.call(block.get("id"), name),
+            name=name,
+            arguments=parse_json_text(block.get("input")),
+        )
+    if kind == "thinking":
+        return thinking_part(as_str(block.get("thinking"), "thinking.thinking"))
+    if kind == "redacted_thinking":
+        return thinking_part(redacted=True)
+    if kind == "image":
+        source = as_dict(block.get("source"), "image.source")
+        return image_part(
+            media_type=source.get("media_type"),
+            data=source.get("data"),
+            url=source.get("url"),
+            file_id=source.get("file_id"),
+        )
+    if kind == "document":
+        return _document(block)
+    return other_part(
+        type=kind if type(kind) is str else "",
+        value={k: v for k, v in block.items() if k != "type" and k not in _OPAQUE} or None,
+    )
+
+
+def _document(block: dict[str, JSON]) -> Part:
+    source = as_dict(block.get("source"), "document.source")
+    kind = source.get("type")
+    text = source.get("data") if kind == "text" else None
+    if kind == "content":  # a document made of blocks: keep their text
+        blocks = as_list(source.get("content"), "document.source.content")
+        text = "\n".join(as_str(as_dict(b, "content[]").get("text"), "text") for b in blocks)
+    return document_part(
+        media_type=source.get("media_type"),
+        data=None if text is not None else source.get("data"),
+        url=source.get("url"),
+        file_id=source.get("file_id"),
+        name=block.get("title"),
+        text=text,
+    )
+
+
+def _result_content(content: JSON) -> list[Part]:
+    if content is None:
+        return []
+    if type(content) is str:
+        return [tool_result_content(content)] if content else []
+    parts: list[Part] = []
+    for block in as_list(content, "tool_result.content"):
+        block = as_dict(block, "tool_result.content[]")
+        kind = block.get("type")
+        if kind == "text":
+            parts.append(tool_result_content(as_str(block.get("text"), "text")))
+        else:
+            part = _block(block, kind, CallIds())
+            if part is not None:
+                parts.append(part)
+    return parts
+
+
+def _tool(tool: JSON) -> dict[str, JSON]:
+    tool = as_dict(tool, "tools[]")
+    kind = tool.get("type")
+    if kind in (None, "custom") or "input_schema" in tool:
+        return make_tool(
+            name=as_str(tool.get("name"), "tools[].name"),
+            description=tool.get("description") or None,
+            parameters=tool.get("input_schema"),
+            strict=tool.get("strict") is True,
+        )
+    # A server or client tool of Anthropic's own (web_search_..., bash_..., text_editor_...).
+    config = {k: v for k, v in tool.items() if k not in ("type", "name", "cache_control")}
+    name = tool.get("name")
+    kind = as_str(kind, "tools[].type")
+    return make_tool(name=name if type(name) is str else kind, type=kind, config=config or None)
+
+
+def _tool_choice(choice: JSON) -> tuple[dict[str, JSON] | None, bool | None]:
+    if choice is None:
+        return None, None
+    choice = as_dict(choice, "tool_choice")
+    kind = choice.get("type")
+    parallel = False if choice.get("disable_parallel_tool_use") is True else None
+    if kind == "tool":
+        return make_tool_choice(
+            mode="required", names=[as_str(choice.get("name"), "tool_choice.name")]
+        ), parallel
+    if kind == "any":
+        return make_tool_choice(mode="required"), parallel
+    return make_tool_choice(mode=as_str(kind, "tool_choice.type")), parallel

@@ -1,0 +1,250 @@
+"""Gemini ``:generateContent`` / ``:streamGenerateContent`` (Google AI and Vertex URLs).
+
+The model comes from the URL path, never the body. camelCase and snake_case keys are the
+same (the google-genai SDK mixes them), URL-safe base64 becomes standard base64, schema
+types are lower-cased, role ``model`` is ``assistant``, and ``thoughtSignature`` is dropped.
+``functionResponse`` parts have no call id: they answer the oldest call of their name.
+"""
+
+from __future__ import annotations
+
+import re
+
+from promptecho._types import JSON
+
+from ._build import (
+    Part,
+    data_part,
+    document_part,
+    image_part,
+    make_request,
+    make_tool,
+    make_tool_choice,
+    other_part,
+    text_part,
+    thinking_part,
+    tool_call_part,
+    tool_result_part,
+)
+from ._common import (
+    CallIds,
+    add_turn,
+    as_dict,
+    as_list,
+    as_str,
+    default_tool_choice,
+    lower_schema_types,
+    sort_tools,
+)
+
+__all__ = ["model_from_url", "parse", "snake", "stream_from_url"]
+
+_URLSAFE = str.maketrans("-_", "+/")
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+# Parameters whose canonical name is shared with the other dialects.
+_PARAM_NAMES = {
+    "max_output_tokens": "max_tokens",
+    "stop_sequences": "stop",
+    "candidate_count": "n",
+}
+_MODES = {"AUTO": "auto", "ANY": "required", "NONE": "none"}
+# Part keys that carry no content: opaque signatures and display hints.
+_PART_NOISE = frozenset(
+    {"thought_signature", "thoughtSignature", "video_metadata", "videoMetadata"}
+)
+
+
+def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
+    """The canonical request of a generateContent body sent to ``url``."""
+    ids = CallIds()
+    turns: list[dict[str, JSON]] = []
+    for content in as_list(_get(body, "contents", "contents"), "contents"):
+        content = as_dict(content, "contents[]")
+        role = content.get("role") or "user"
+        role = "assistant" if role == "model" else "tool" if role == "function" else role
+        role = as_str(role, "contents[].role")
+        parts: list[Part] = []
+        answered = False
+        for raw in as_list(content.get("parts") or [], "contents[].parts"):
+            part = _part(as_dict(raw, "parts[]"), ids)
+            if part is None:
+                continue
+            if part["kind"] == "tool_result":  # results leave the user turn for a tool turn
+                if parts:
+                    add_turn(turns, role, parts)
+                    parts = []
+                add_turn(turns, "tool", [part])
+                answered = True
+            else:
+                parts.append(part)
+        if parts or not answered:
+            add_turn(turns, role, parts)
+    tools: list[dict[str, JSON]] = []
+    for entry in as_list(body.get("tools") or [], "tools"):
+        tools.extend(_tools(as_dict(entry, "tools[]")))
+    config = _get(body, "generationConfig", "generation_config") or {}
+    params, thinking = _generation_config(as_dict(config, "generationConfig"))
+    for key, value in body.items():
+        name = snake(key)
+        if name not in _TOP_LEVEL and value is not None:
+            params[name] = value
+    return make_request(
+        model=model_from_url(url),
+        system=_system(_get(body, "systemInstruction", "system_instruction")),
+        messages=turns,
+        tools=sort_tools(tools),
+        tool_choice=default_tool_choice(
+            _tool_choice(_get(body, "toolConfig", "tool_config")), tools
+        ),
+        thinking=thinking,
+        params=params,
+    )
+
+
+_TOP_LEVEL = frozenset(
+    {
+        "contents",
+        "system_instruction",
+        "tools",
+        "tool_config",
+        "generation_config",
+        "model",
+        "labels",
+    }
+)
+
+
+def model_from_url(url: str) -> str | None:
+    """``.../models/gemini-2.5-flash:generateContent`` -> ``gemini-2.5-flash``."""
+    path = url.split("?", 1)[0]
+    if "models/" not in path:
+        return None
+    return path.rsplit("models/", 1)[1].split(":", 1)[0] or None
+
+
+def stream_from_url(url: str) -> bool:
+    """Gemini streams by URL method (``:streamGenerateContent``) or ``alt=sse``."""
+    path, _, query = url.partition("?")
+    return path.endswith(":streamGenerateContent") or "alt=sse" in query.split("&")
+
+
+def snake(key: str) -> str:
+    """``maxOutputTokens`` -> ``max_output_tokens`` (snake_case keys are unchanged)."""
+    return _CAMEL.sub(r"_\1", key).lower() if not key.islower() else key
+
+
+def _get(mapping: dict[str, JSON], camel: str, snake_key: str) -> JSON:
+    value = mapping.get(camel)
+    return mapping.get(snake_key) if value is None else value
+
+
+def _system(instruction: JSON) -> str | None:
+    if instruction is None:
+        return None
+    if type(instruction) is str:
+        return instruction
+    instruction = as_dict(instruction, "systemInstruction")
+    texts = [
+        as_str(as_dict(p, "parts[]").get("text"), "systemInstruction.parts[].text")
+        for p in as_list(instruction.get("parts") or [], "systemInstruction.parts")
+    ]
+    return "\n".join(texts) or None
+
+
+def _part(part: dict[str, JSON], ids: CallIds) -> Part | None:
+    if "text" in part:
+        text = as_str(part["text"], "parts[].text")
+        if part.get("thought") is True:
+            return thinking_part(text)
+        return text_part(text) if text else None
+    call = _get(part, "functionCall", "function_call")
+    if call is not None:
+        call = as_dict(call, "functionCall")
+        name = as_str(call.get("name"), "functionCall.name")
+        return tool_call_part(
+            id=ids.call(call.get("id"), name), name=name, arguments=call.get("args", {})
+        )
+    response = _get(part, "functionResponse", "function_response")
+    if response is not None:
+        response = as_dict(response, "functionResponse")
+        name = as_str(response.get("name"), "functionResponse.name")
+        value = response.get("response")
+        return tool_result_part(id=ids.result(response.get("id"), name), content=[data_part(value)])
+    inline = _get(part, "inlineData", "inline_data")
+    if inline is not None:
+        inline = as_dict(inline, "inlineData")
+        data = as_str(inline.get("data"), "inlineData.data").translate(_URLSAFE)
+        media_type = _get(inline, "mimeType", "mime_type")
+        if type(media_type) is str and media_type.startswith("image/"):
+            return image_part(media_type=media_type, data=data)
+        return document_part(
+            media_type=media_type, data=data, name=_get(inline, "displayName", "display_name")
+        )
+    file = _get(part, "fileData", "file_data")
+    if file is not None:
+        file = as_dict(file, "fileData")
+        uri = _get(file, "fileUri", "file_uri")
+        media_type = _get(file, "mimeType", "mime_type")
+        if type(media_type) is str and media_type.startswith("image/"):
+            return image_part(media_type=media_type, url=uri)
+        return document_part(media_type=media_type, url=uri)
+    rest = {snake(k): v for k, v in part.items() if k not in _PART_NOISE}
+    if not rest:
+        return None
+    kind = next(iter(rest))
+    return other_part(type=kind, value=rest[kind] if len(rest) == 1 else rest)
+
+
+def _tools(entry: dict[str, JSON]) -> list[dict[str, JSON]]:
+    tools: list[dict[str, JSON]] = []
+    for key, value in entry.items():
+        name = snake(key)
+        if name != "function_declarations":
+            # googleSearch, codeExecution, urlContext...: a built-in tool and its settings.
+            tools.append(make_tool(name=name, type=name, config=value or None))
+            continue
+        for declaration in as_list(value, "functionDeclarations"):
+            declaration = as_dict(declaration, "functionDeclarations[]")
+            schema = _get(declaration, "parameters", "parameters")
+            if schema is None:
+                schema = _get(declaration, "parametersJsonSchema", "parameters_json_schema")
+            tools.append(
+                make_tool(
+                    name=as_str(declaration.get("name"), "functionDeclarations[].name"),
+                    description=declaration.get("description") or None,
+                    parameters=lower_schema_types(schema),
+                )
+            )
+    return tools
+
+
+def _tool_choice(config: JSON) -> dict[str, JSON] | None:
+    if not config:
+        return None
+    config = as_dict(config, "toolConfig")
+    calling = _get(config, "functionCallingConfig", "function_calling_config")
+    if not calling:
+        return None
+    calling = as_dict(calling, "functionCallingConfig")
+    mode = as_str(calling.get("mode", "AUTO"), "functionCallingConfig.mode")
+    names = _get(calling, "allowedFunctionNames", "allowed_function_names") or []
+    return make_tool_choice(mode=_MODES.get(mode.upper(), mode.lower()), names=sorted(names))
+
+
+def _generation_config(config: dict[str, JSON]) -> tuple[dict[str, JSON], JSON]:
+    """Parameters under canonical names, and ``thinkingConfig`` with snake_case keys."""
+    params: dict[str, JSON] = {}
+    thinking: JSON = None
+    for key, value in config.items():
+        name = snake(key)
+        if value is None:
+            continue
+        if name == "thinking_config":
+            thinking = {snake(k): v for k, v in as_dict(value, "thinkingConfig").items()} or None
+        elif name == "candidate_count" and value == 1:
+            continue
+        elif name in ("response_schema", "response_json_schema"):
+            params[name] = lower_schema_types(value)
+        else:
+            params[_PARAM_NAMES.get(name, name)] = value
+    return params, thinking

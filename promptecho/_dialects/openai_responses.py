@@ -1,0 +1,175 @@
+"""OpenAI Responses (``/responses``): ``instructions`` plus ``input`` as a string or items.
+
+Each item is its own turn on the wire; adjacent items of one role merge into one
+canonical message, so a reasoning item and the calls after it form one assistant turn.
+Reasoning ``id`` and ``encrypted_content`` are dropped (opaque, new on every recording).
+A function tool without ``strict`` is strict here, unlike in Chat Completions.
+"""
+
+from __future__ import annotations
+
+from promptecho._types import JSON
+
+from ._build import (
+    Part,
+    document_part,
+    image_part,
+    make_request,
+    make_tool,
+    make_tool_choice,
+    other_part,
+    text_part,
+    thinking_part,
+    tool_call_part,
+    tool_result_part,
+)
+from ._common import (
+    CallIds,
+    Malformed,
+    add_turn,
+    as_dict,
+    as_list,
+    as_str,
+    default_tool_choice,
+    fold_params,
+    parse_json_text,
+    sort_tools,
+    split_data_url,
+    tool_result_content,
+)
+from .openai_chat import builtin_tool, image_from_url, unknown_block
+
+__all__ = ["parse"]
+
+_KNOWN = frozenset({"model", "input", "instructions", "tools", "tool_choice", "reasoning"})
+_SYSTEM_ROLES = frozenset({"system", "developer"})
+_TEXT_PARTS = frozenset({"input_text", "output_text", "text", "summary_text", "reasoning_text"})
+
+
+def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
+    """The canonical request of a Responses API body."""
+    if "input" not in body and "instructions" not in body:
+        raise Malformed("a Responses body has input or instructions")
+    ids = CallIds()
+    instructions = body.get("instructions")
+    system = [as_str(instructions, "instructions")] if instructions else []
+    turns: list[dict[str, JSON]] = []
+    items = body.get("input")
+    if type(items) is str:
+        add_turn(turns, "user", [text_part(items)] if items else [])
+    elif items is not None:
+        for item in as_list(items, "input"):
+            _item(as_dict(item, "input[]"), ids, system, turns)
+    tools = [_tool(tool) for tool in as_list(body.get("tools") or [], "tools")]
+    reasoning = body.get("reasoning")
+    return make_request(
+        model=body.get("model"),
+        system="\n".join(system) if system else None,
+        messages=turns,
+        tools=sort_tools(tools),
+        tool_choice=default_tool_choice(_tool_choice(body.get("tool_choice")), tools),
+        reasoning=reasoning or None,
+        params=fold_params(body, _KNOWN),
+    )
+
+
+def _item(
+    item: dict[str, JSON], ids: CallIds, system: list[str], turns: list[dict[str, JSON]]
+) -> None:
+    kind = item.get("type", "message")
+    if kind == "message":
+        role = as_str(item.get("role"), "input[].role")
+        parts = _content(item.get("content"))
+        if role in _SYSTEM_ROLES:
+            system.append("\n".join(p["text"] for p in parts if p["kind"] == "text"))
+        else:
+            add_turn(turns, role, parts)
+    elif kind in ("function_call", "custom_tool_call"):
+        name = as_str(item.get("name"), "function_call.name")
+        raw = item.get("arguments") if kind == "function_call" else item.get("input")
+        call = tool_call_part(
+            id=ids.call(item.get("call_id"), name), name=name, arguments=parse_json_text(raw)
+        )
+        add_turn(turns, "assistant", [call])
+    elif kind in ("function_call_output", "custom_tool_call_output"):
+        output = item.get("output")
+        content = [tool_result_content(output)] if type(output) is str else _content(output)
+        result = tool_result_part(id=ids.result(item.get("call_id")), content=content)
+        add_turn(turns, "tool", [result])
+    elif kind == "reasoning":
+        texts = [
+            as_str(as_dict(s, "summary[]").get("text"), "summary[].text")
+            for s in as_list(item.get("summary") or [], "reasoning.summary")
+        ]
+        text = "\n".join(texts)
+        add_turn(turns, "assistant", [thinking_part(text, redacted=not text)])
+    else:  # hosted-tool calls, item references...: kept, minus their ids
+        value = {k: v for k, v in item.items() if k not in ("type", "id", "call_id", "status")}
+        role = "user" if kind == "item_reference" else "assistant"
+        add_turn(turns, role, [other_part(type=as_str(kind, "input[].type"), value=value or None)])
+
+
+def _content(content: JSON) -> list[Part]:
+    if content is None:
+        return []
+    if type(content) is str:
+        return [text_part(content)] if content else []
+    parts: list[Part] = []
+    for block in as_list(content, "content"):
+        block = as_dict(block, "content[]")
+        kind = block.get("type")
+        if kind in _TEXT_PARTS:
+            text = as_str(block.get("text"), "content[].text")
+            if text:
+                parts.append(text_part(text))
+        elif kind == "input_image":
+            url = block.get("image_url")
+            if type(url) is str:
+                parts.append(image_from_url(url, block.get("detail")))
+            else:
+                parts.append(image_part(file_id=block.get("file_id")))
+        elif kind == "input_file":
+            media_type, data = split_data_url(block.get("file_data") or "")
+            parts.append(
+                document_part(
+                    media_type=media_type,
+                    data=data or block.get("file_data"),
+                    url=block.get("file_url"),
+                    file_id=block.get("file_id"),
+                    name=block.get("filename"),
+                )
+            )
+        else:
+            parts.append(unknown_block(block))
+    return parts
+
+
+def _tool(tool: JSON) -> dict[str, JSON]:
+    tool = as_dict(tool, "tools[]")
+    if tool.get("type", "function") == "function":
+        return make_tool(
+            name=as_str(tool.get("name"), "tools[].name"),
+            description=tool.get("description") or None,
+            parameters=tool.get("parameters"),
+            strict=tool.get("strict") is not False,  # Responses defaults to strict
+        )
+    return builtin_tool(tool)
+
+
+def _tool_choice(choice: JSON) -> dict[str, JSON] | None:
+    if choice is None:
+        return None
+    if type(choice) is str:
+        return make_tool_choice(mode=choice)
+    choice = as_dict(choice, "tool_choice")
+    kind = choice.get("type")
+    if kind == "allowed_tools":
+        tools = as_list(choice.get("tools"), "tool_choice.tools")
+        names = sorted(_name(as_dict(t, "tools[]")) for t in tools)
+        return make_tool_choice(mode=str(choice.get("mode", "auto")), names=names)
+    return make_tool_choice(mode="required", names=[_name(choice)])
+
+
+def _name(tool: dict[str, JSON]) -> str:
+    name = tool.get("name")
+    return name if type(name) is str else as_str(tool.get("type"), "tool_choice.type")
