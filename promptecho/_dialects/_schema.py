@@ -13,11 +13,14 @@ dropped: they are opaque and change on every recording.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import msgspec
 
 from promptecho._types import JSON
 
 __all__ = [
+    "AnyPart",
     "Data",
     "Document",
     "Embedding",
@@ -89,7 +92,7 @@ class ToolResult(Part, frozen=True, tag="tool_result"):
     """The answer to a tool call; JSON text in the result becomes a ``Data`` part."""
 
     id: str | None = None
-    content: list[Part] = []
+    content: list[AnyPart] = []
     is_error: bool = False
 
 
@@ -113,11 +116,15 @@ class Other(Part, frozen=True):
     value: JSON = None
 
 
+AnyPart: TypeAlias = Text | Image | Document | ToolCall | ToolResult | Thinking | Data | Other
+"""Any content part; ``kind`` says which."""
+
+
 class Message(_Base, frozen=True):
     """One turn: ``user``, ``assistant`` or ``tool`` (system turns go to ``Request.system``)."""
 
     role: str
-    content: list[Part] = []
+    content: list[AnyPart] = []
 
 
 class Tool(_Base, frozen=True):

@@ -117,7 +117,7 @@ def message_parts(message: dict[str, JSON], ids: CallIds) -> list[Part]:
         parts: list[Part] = [{"kind": "text", "text": content}] if content else []
     else:
         parts = content_parts(content)
-    if len(message) <= 2:  # only role and content: the common case, done
+    if len(message) == 2 and content is not None:  # role and content only: the common case
         return parts
     # DeepSeek, vLLM and OpenRouter hand the model's reasoning back in these fields.
     for key in ("reasoning", "reasoning_content"):
