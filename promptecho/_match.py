@@ -193,20 +193,25 @@ _encode = msgspec.json.Encoder(order="sorted").encode
 
 def _diff(recorded: JSON, incoming: JSON, path: str, out: list[Difference]) -> None:
     if type(recorded) is dict and type(incoming) is dict:
-        if recorded == incoming:
+        if recorded == incoming and _same(recorded, incoming):
             return
         for key in _keys(recorded, incoming):
             _diff(recorded.get(key, ABSENT), incoming.get(key, ABSENT), _join(path, key), out)
     elif type(recorded) is list and type(incoming) is list:
-        if recorded == incoming:
+        if recorded == incoming and _same(recorded, incoming):
             return
         if len(recorded) == len(incoming):
             for i, (left, right) in enumerate(zip(recorded, incoming, strict=True)):
-                _diff(left, right, f"{path}[{i}]", out)
+                _diff(left, right, f"{path or '$'}[{i}]", out)
         else:
-            _diff_aligned(recorded, incoming, path, out)
+            _diff_aligned(recorded, incoming, path or "$", out)
     elif type(recorded) is not type(incoming) or recorded != incoming:
         out.append(Difference(path or "$", recorded, incoming))
+
+
+def _same(recorded: JSON, incoming: JSON) -> bool:
+    """Equal as JSON: Python's ``==`` also holds for ``1 == 1.0 == True``, the key does not."""
+    return _encode(recorded) == _encode(incoming)
 
 
 def _keys(recorded: dict[str, JSON], incoming: dict[str, JSON]) -> list[str]:
