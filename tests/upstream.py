@@ -31,9 +31,10 @@ mistral, an OpenAI model name (``gpt-*``, ``o1``... ``chatgpt-*``) means openai-
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -197,17 +198,36 @@ def serve_wire(
     serve: Mapping[str, str] | None = None,
     delay: float = 0.0,
     gzip: bool | None = None,
-) -> Iterator[FakeUpstream]:
+) -> Generator[FakeUpstream, None, None]:
     """Fixture body: a started `FakeUpstream` serving `wire_handler`, stopped afterwards.
 
     In conftest::
 
         @pytest.fixture
-        def wire_upstream() -> Iterator[FakeUpstream]:
+        def wire_upstream() -> Generator[FakeUpstream, None, None]:
             yield from serve_wire()
     """
     with FakeUpstream(wire_handler(root, serve=serve, delay=delay, gzip=gzip)) as up:
         yield up
+
+
+def wire_servers(root: Path = WIRE) -> Generator[Callable[..., FakeUpstream], None, None]:
+    """Fixture body: a factory of started wire upstreams (keywords as `wire_handler`), all stopped afterwards.
+
+    In conftest::
+
+        @pytest.fixture
+        def wire_server() -> Iterator[Callable[..., FakeUpstream]]:
+            yield from wire_servers()
+
+    and in a test: ``up = wire_server(serve={"anthropic": "error-529"})``.
+    """
+    with contextlib.ExitStack() as stack:
+
+        def start(**options: Any) -> FakeUpstream:
+            return stack.enter_context(FakeUpstream(wire_handler(root, **options)))
+
+        yield start
 
 
 # Implementation details: which provider a path belongs to, and which scenario a request wants.
