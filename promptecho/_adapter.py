@@ -59,6 +59,8 @@ class _Response(Protocol):
     def headers(self) -> _Headers: ...
     @property
     def extensions(self) -> Any: ...
+    @property
+    def stream(self) -> Any: ...
 
 
 def _delay_seconds(delay_ms: int, timing: ReplayTiming) -> float:
@@ -129,15 +131,23 @@ class _Tee:
     _errors: ModuleType
 
     def __init__(
-        self, recorder: Recorder, record: Record, status: int, headers: Headers, started: float
+        self,
+        recorder: Recorder,
+        record: Record,
+        status: int,
+        headers: Headers,
+        started: float,
+        unfinished: set[_Tee],
     ) -> None:
         self._recorder = recorder
+        self._unfinished = unfinished
         self._record = record
         self._status = status
         self._headers = headers
         self._started = started
         self._chunks: list[tuple[float, bytes]] = []
         self._done = False
+        unfinished.add(self)
 
     def _keep(self, chunk: bytes) -> None:
         self._chunks.append((time.perf_counter(), chunk))
@@ -146,6 +156,7 @@ class _Tee:
         if self._done:
             return
         self._done = True
+        self._unfinished.discard(self)
         failure = None
         if error is not None:
             failure = Failure(type=type(error).__name__, message=str(error))
@@ -242,6 +253,7 @@ class _Echo(Generic[ResponseT]):
         redact_query: Sequence[str] = (),
         before_record: Callable[[Interaction], Interaction | None] | None = None,
         fsync: bool = False,
+        on_miss: Callable[[CassetteMiss], object] | None = None,
     ) -> None:
         self._recorder = Recorder(
             Path(cassette),
@@ -254,7 +266,12 @@ class _Echo(Generic[ResponseT]):
         )
         self._transport = transport
         self._timing = _validate_timing(replay_timing)
+        # Called with each miss before it is raised; a harness may raise something an SDK's
+        # `except Exception` cannot swallow (the pytest plugin raises pytest's Failed).
+        self._on_miss = on_miss
         self._closed = False
+        # Recording streams not read to their end yet: close() reads them so they are kept.
+        self._unfinished: set[_Tee] = set()
 
     @property
     def path(self) -> Path:
@@ -276,9 +293,14 @@ class _Echo(Generic[ResponseT]):
         return self._recorder
 
     def _decide(self, request: _Request, body: bytes) -> Replay | Record:
-        return self._recorder.decide(
-            request.method, str(request.url), request.headers.multi_items(), body
-        )
+        try:
+            return self._recorder.decide(
+                request.method, str(request.url), request.headers.multi_items(), body
+            )
+        except CassetteMiss as miss:
+            if self._on_miss is not None:
+                self._on_miss(miss)
+            raise
 
     def _replayed(self, replay: Replay) -> ResponseT:
         if replay.status is None:
@@ -324,7 +346,8 @@ class SyncEcho(_Echo[ResponseT]):
             decision,
             response.status_code,
             headers,
-            started,  # type: ignore[attr-defined]
+            started,
+            self._unfinished,
         )
         return self._response(response.status_code, headers, tee, response.extensions)
 
@@ -333,6 +356,9 @@ class SyncEcho(_Echo[ResponseT]):
             return
         self._closed = True
         try:
+            # A response nobody read or closed is read now, so that it is recorded.
+            for tee in list(self._unfinished):
+                tee.close()  # type: ignore[attr-defined]
             self._recorder.close()
         finally:
             if self._transport is not None:
@@ -367,7 +393,8 @@ class AsyncEcho(_Echo[ResponseT]):
             decision,
             response.status_code,
             headers,
-            started,  # type: ignore[attr-defined]
+            started,
+            self._unfinished,
         )
         return self._response(response.status_code, headers, tee, response.extensions)
 
@@ -376,6 +403,8 @@ class AsyncEcho(_Echo[ResponseT]):
             return
         self._closed = True
         try:
+            for tee in list(self._unfinished):
+                await tee.aclose()  # type: ignore[attr-defined]
             self._recorder.close()
         finally:
             if self._transport is not None:
@@ -393,6 +422,7 @@ _TRANSPORT_OPTIONS = frozenset(
         "redact_query",
         "before_record",
         "fsync",
+        "on_miss",
     }
 )
 

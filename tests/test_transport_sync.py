@@ -265,3 +265,12 @@ def test_the_cassette_is_pretty_stable_json(
     with flavour.client(cassette_path, mode="none") as client:
         client.post(CHAT_URL, json=chat("a"))
     assert cassette_path.read_bytes() == first
+
+
+def test_a_response_nobody_read_is_read_and_recorded_at_close(flavour: Flavour, cassette_path: Path, live: FakeUpstream) -> None:
+    with flavour.client(cassette_path, base_url=live.url) as client:
+        request = client.build_request("POST", "/v1/chat/completions", json=chat("unread"))
+        client.send(request, stream=True)  # never read, never closed
+    interactions = Cassette.load(cassette_path).interactions
+    assert len(interactions) == 1
+    assert interactions[0].response.body.value["choices"][0]["message"]["content"] == "You said: unread"  # type: ignore[union-attr]
