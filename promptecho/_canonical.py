@@ -12,6 +12,7 @@ pure module in ``_dialects``; they all parse into the Structs of ``_dialects._sc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
@@ -135,11 +136,12 @@ def canonicalize_request(method: str, url: str, body: bytes, content_type: str |
     """The canonical request of raw request bytes; never raises but ``ValueError``."""
     if not body:
         return Canonical(api="empty", stream=False, body=None)
-    mime = (content_type or "").partition(";")[0].strip().lower()
-    if mime.startswith("multipart/"):
-        return _bytes(_without_boundary(body, content_type or ""), len(body))
-    if mime and "json" not in mime and not mime.startswith("text/"):
-        return _bytes(body, len(body))
+    if content_type is not None and content_type != "application/json":
+        mime = content_type.partition(";")[0].strip().lower()
+        if mime.startswith("multipart/"):
+            return _bytes(_without_boundary(body, content_type), len(body))
+        if mime and "json" not in mime and not mime.startswith("text/"):
+            return _bytes(body, len(body))
     try:
         value = _decode(body)
     except (msgspec.DecodeError, RecursionError):
@@ -301,6 +303,12 @@ def _canonical_of(url: str, body: dict[str, JSON]) -> Canonical:
 
 def _detect(url: str, body: dict[str, JSON]) -> _Dialect | None:
     """Host, then path, then body shape: a gateway on any host is known by path or shape."""
+    dialect = _by_url(url)
+    return dialect if dialect is not None else _by_shape(body)
+
+
+@functools.lru_cache(maxsize=256)  # a test session posts to a handful of URLs, many times
+def _by_url(url: str) -> _Dialect | None:
     host, path = _split(url)
     dialect = _HOSTS.get(host)
     if dialect is not None and not path.endswith(_NOT_BY_HOST):
@@ -313,7 +321,7 @@ def _detect(url: str, body: dict[str, JSON]) -> _Dialect | None:
     for ending, dialect in _PATHS:
         if path.endswith(ending):
             return dialect
-    return _by_shape(body)
+    return None
 
 
 def _by_shape(body: dict[str, JSON]) -> _Dialect | None:

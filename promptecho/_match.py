@@ -116,6 +116,8 @@ def select(body: JSON, api: str, match_on: Sequence[str] | None) -> JSON:
     if api == "bytes":
         return body.get("sha256") if type(body) is dict else body
     if match_on is None:
+        if api in _BUILTIN and type(body) is dict:  # the hot path: a chat request
+            return {name: body[name] for name in DEFAULT_MATCH_ON if name in body}
         if api == "json":
             return body
         picked = _pick(body, _DEFAULTS.get(api, DEFAULT_MATCH_ON))
