@@ -19,7 +19,7 @@ from typing import Protocol
 import msgspec
 
 from ._cassette import Binary, Empty, Event, Json, Ndjson, Sse, Text
-from ._sse import EOLS, EventParser, LineParser, encode_event, encode_line
+from ._sse import EventParser, LineParser, encode_events, encode_line
 
 __all__ = ["IncrementalDecoder", "build_body", "render_body", "supports_encoding"]
 
@@ -340,13 +340,7 @@ def render_body(body: AnyBody) -> list[tuple[int, bytes]]:
     """
     match body:
         case Sse(events=events, eol=eol):
-            if eol not in EOLS:
-                raise ValueError(
-                    f"{eol!r} is not a valid SSE line ending. Valid line endings are: "
-                    + ", ".join(repr(e) for e in EOLS)
-                    + "."
-                )
-            return [(event.delay_ms, encode_event(event, eol)) for event in events]
+            return encode_events(events, eol)
         case Ndjson(events=events, final_newline=final_newline):
             rendered = [(event.delay_ms, encode_line(event)) for event in events]
             if rendered and not final_newline:
@@ -354,7 +348,10 @@ def render_body(body: AnyBody) -> list[tuple[int, bytes]]:
                 rendered[-1] = (delay, last[:-1])
             return rendered
         case Json(value=value):
-            return [(0, _encode_json(value))]
+            try:
+                return [(0, _encode_json(value))]
+            except (TypeError, RecursionError, msgspec.EncodeError) as err:
+                raise ValueError(f"JSON body cannot be written: {err}") from None
         case Text(text=text):
             return [(0, text.encode())]
         case Binary(data=data):

@@ -17,12 +17,22 @@ ending; JSON data comes back compact.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 from ._cassette import Event
 from ._types import JSON
 
-__all__ = ["EOLS", "EventParser", "LineParser", "encode_event", "encode_line", "parse_data"]
+__all__ = [
+    "EOLS",
+    "EventParser",
+    "LineParser",
+    "encode_event",
+    "encode_events",
+    "encode_line",
+    "parse_data",
+]
 
 EOLS: tuple[str, ...] = ("\n", "\r\n", "\r")
 """The line endings an event stream may use."""
@@ -196,25 +206,53 @@ class EventParser:
 def encode_event(event: Event, eol: str = "\n") -> bytes:
     """One event block, fields in the order comments, id, event, data, retry, then a blank line.
 
-    Raises ``ValueError`` for a line ending other than LF, CRLF or CR, or for a name, id or
-    comment that contains a line break (it would split the block).
+    Raises ``ValueError`` for a line ending other than LF, CRLF or CR, for a name, id or
+    comment that contains a line break (it would split the block), or for data that cannot
+    be written as JSON.
 
     Examples
     --------
     >>> encode_event(Event(event="done", data={"ok": True}), "\\r\\n")
     b'event: done\\r\\ndata: {"ok":true}\\r\\n\\r\\n'
     """
+    return encode_events([event], eol)[0][1]
+
+
+def encode_events(events: Sequence[Event], eol: str = "\n") -> list[tuple[int, bytes]]:
+    """``(delay_ms, block)`` for each event, as `encode_event` writes it: what replay sends.
+
+    Examples
+    --------
+    >>> encode_events([Event(data={"n": 1}, delay_ms=40), Event(data="[DONE]")])
+    [(40, b'data: {"n":1}\\n\\n'), (0, b'data: [DONE]\\n\\n')]
+    """
     if eol not in EOLS:
         raise ValueError(
             f"{eol!r} is not a valid line ending. Valid line endings are: {_EOL_LIST}."
         )
     end = eol.encode()
-    data = event.data
-    if not event.comments and event.id is None and event.event is None and event.retry is None:
-        if isinstance(data, dict | list):  # the common data-only block, kept short
-            return b"data: " + _encode_json(data) + end + end
-        if data is None:
-            return end
+    blank = end + end
+    blocks: list[tuple[int, bytes]] = []
+    append = blocks.append
+    try:
+        for event in events:
+            data = event.data
+            if (
+                data.__class__ is dict  # the common data-only JSON block: one concatenation
+                and event.event is None
+                and not event.comments
+                and event.id is None
+                and event.retry is None
+            ):
+                append((event.delay_ms, b"data: " + _encode_json(data) + blank))
+            else:
+                append((event.delay_ms, _encode_block(event, end)))
+    except (TypeError, RecursionError, msgspec.EncodeError) as err:
+        raise ValueError(f"event {len(blocks)} cannot be written as SSE: {err}") from None
+    return blocks
+
+
+def _encode_block(event: Event, end: bytes) -> bytes:
     parts: list[bytes] = []
     for comment in event.comments:
         parts.append(b":" + _single_line("comment", comment) + end)
@@ -222,6 +260,7 @@ def encode_event(event: Event, eol: str = "\n") -> bytes:
         parts.append(b"id: " + _single_line("id", event.id) + end)
     if event.event is not None:
         parts.append(b"event: " + _single_line("event name", event.event) + end)
+    data = event.data
     if data is None:
         pass
     elif isinstance(data, str):
@@ -231,7 +270,7 @@ def encode_event(event: Event, eol: str = "\n") -> bytes:
     else:
         parts.append(b"data: " + _encode_json(data) + end)
     if event.retry is not None:
-        parts.append(b"retry: " + str(event.retry).encode() + end)
+        parts.append(b"retry: " + str(int(event.retry)).encode() + end)
     parts.append(end)
     return b"".join(parts)
 
@@ -295,7 +334,8 @@ class LineParser:
 def encode_line(event: Event) -> bytes:
     """One NDJSON line with its LF: JSON data compact, text as it was.
 
-    Raises ``ValueError`` for text data that contains a LF (it would be two lines).
+    Raises ``ValueError`` for text data that contains a LF (it would be two lines), or for
+    data that cannot be written as JSON.
 
     Examples
     --------
@@ -307,4 +347,7 @@ def encode_line(event: Event) -> bytes:
         if "\n" in data:
             raise ValueError(f"NDJSON line {data!r} contains a LF")
         return data.encode() + b"\n"
-    return _encode_json(data) + b"\n"
+    try:
+        return _encode_json(data) + b"\n"
+    except (TypeError, RecursionError, msgspec.EncodeError) as err:
+        raise ValueError(f"NDJSON line cannot be written as JSON: {err}") from None

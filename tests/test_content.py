@@ -170,6 +170,7 @@ def test_br_uses_whichever_brotli_module_imports(
     monkeypatch.setitem(sys.modules, module, fake_brotli(module))
     assert supports_encoding("br")
     assert decode_all("br", raw_deflate(BODY), 7) == BODY
+    assert IncrementalDecoder("br").decode(b"") == b""
     with pytest.raises(ValueError, match="invalid br data"):
         decode_all("br", b"\xff" * 10, 10)
 
@@ -181,6 +182,7 @@ def test_zstd_decodes_several_frames_when_zstandard_imports(
     data = zlib.compress(BODY[:50]) + zlib.compress(BODY[50:])
     assert decode_all("zstd", data, 7) == BODY
     assert decode_all("zstd", data, len(data)) == BODY
+    assert IncrementalDecoder("zstd").decode(b"") == b""
     with pytest.raises(ValueError, match="invalid zstd data"):
         decode_all("zstd", b"\xff" * 10, 10)
 
@@ -388,15 +390,42 @@ def test_render_body_of_each_kind() -> None:
     assert render_body(sse) == [(3, b'event: e\rdata: {"a":1}\r\r'), (0, b"data: [DONE]\r\r")]
 
 
+def nested(depth: int) -> list[object]:
+    outer: list[object] = []
+    inner = outer
+    for _ in range(depth):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    return outer
+
+
+NESTED = nested(100_000)  # deeper than any decoded cassette can be: only built by hand
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (Sse(events=[Event(data="x")], eol="\n\r"), "is not a valid SSE line ending"),
+        (Sse(events=[Event(data="x")], eol="\n\r"), "is not a valid line ending"),
         (Sse(events=[Event(event="a\nb")]), "contains a line break"),
         (Ndjson(events=[Event(data="a\nb")]), "contains a LF"),
+        (Sse(events=[Event(data="ok"), Event(data=object())]), "event 1 cannot be written as SSE"),
+        (Sse(events=[Event(comments=[1])]), "event 0 cannot be written as SSE"),  # type: ignore[list-item]
+        (Ndjson(events=[Event(data=object())]), "NDJSON line cannot be written as JSON"),
+        (Json(value=NESTED), "JSON body cannot be written"),
+        (Sse(events=[Event(data=NESTED)]), "cannot be written as SSE"),
         (Event(), "cannot render Event: not a response body"),
     ],
-    ids=["eol", "event-name", "ndjson-line", "not-a-body"],
+    ids=[
+        "eol",
+        "event-name",
+        "ndjson-line",
+        "object-data",
+        "int-comment",
+        "object-line",
+        "nested-json",
+        "nested-sse",
+        "not-a-body",
+    ],
 )
 def test_render_body_refuses_a_body_it_cannot_write(body: object, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -469,3 +498,44 @@ def test_build_then_render_never_raises_and_keeps_the_events_500_examples(
     else:
         assert body == whole
         assert rendered == data
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+any_text = st.text(max_size=15)
+hand_made_events = st.builds(
+    Event,
+    comments=st.lists(any_text, max_size=2),
+    id=st.none() | any_text,
+    event=st.none() | any_text,
+    data=json_values,
+    retry=st.none() | st.integers(min_value=0, max_value=2**63 - 1),
+    delay_ms=st.integers(min_value=0, max_value=10**6),
+)
+hand_made_bodies = st.one_of(
+    st.builds(Sse, events=st.lists(hand_made_events, max_size=4), eol=st.text(max_size=2)),
+    st.builds(Ndjson, events=st.lists(hand_made_events, max_size=4), final_newline=st.booleans()),
+    st.builds(Json, value=json_values),
+    st.builds(Text, text=st.text(max_size=20)),
+    st.builds(Binary, data=st.binary(max_size=20)),
+)
+
+
+@settings(max_examples=EXAMPLES)
+@given(hand_made_bodies)
+def test_render_body_of_a_hand_edited_body_raises_only_value_error_500_examples(
+    body: Sse | Ndjson | Json | Text | Binary,
+) -> None:
+    try:
+        chunks = render_body(body)
+    except ValueError as err:
+        refusal = str(err)
+        assert refusal.strip()  # an explanation, not an empty message
+        return
+    if isinstance(body, Sse | Ndjson):
+        assert [delay for delay, _ in chunks] == [e.delay_ms for e in body.events]

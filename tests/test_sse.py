@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from promptecho import _content, _sse
 from promptecho._cassette import Event
-from promptecho._sse import EventParser, LineParser, encode_event, encode_line, parse_data
+from promptecho._sse import (
+    EventParser,
+    LineParser,
+    encode_event,
+    encode_events,
+    encode_line,
+    parse_data,
+)
 
 STREAMS = Path(__file__).parent / "data" / "streams"
 SSE_SAMPLES = sorted(STREAMS.glob("*.sse"))
@@ -382,6 +389,18 @@ def test_encode_event_refuses_what_would_break_the_framing(
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         encode_event(event, eol)
+
+
+def test_encode_events_pairs_each_block_with_its_delay() -> None:
+    events = [Event(data={"a": 1}, delay_ms=7), Event(event="e", data=[1]), Event(data="[DONE]")]
+    assert encode_events(events, "\r\n") == [
+        (7, b'data: {"a":1}\r\n\r\n'),
+        (0, b"event: e\r\ndata: [1]\r\n\r\n"),
+        (0, b"data: [DONE]\r\n\r\n"),
+    ]
+    assert encode_events([], "\r") == []
+    with pytest.raises(ValueError, match="is not a valid line ending"):
+        encode_events([], "")
 
 
 def test_encode_line_and_its_refusal() -> None:
