@@ -259,7 +259,8 @@ def build_body(
     ``chunks`` pairs each decoded chunk with its arrival time (``time.perf_counter()``
     seconds); ``stream_started`` is when the response headers arrived. Event streams keep, on
     each event, the whole milliseconds since the previous event, measured at the chunk that
-    completed it. Bytes that are not UTF-8 are `Binary` whatever the content type says.
+    completed it. Bytes that are not UTF-8 are `Binary` whatever the content type says, and
+    a ``text/event-stream`` body with no event or with lines an SSE reader ignores is `Text`.
 
     Examples
     --------
@@ -281,7 +282,11 @@ def build_body(
     if media_type == "text/event-stream":
         sse = EventParser()
         events = _timed_events(sse.feed, sse.flush, chunks, stream_started)
-        return Sse(events=events, eol=sse.eol)
+        if events and not sse.ignored_lines:
+            return Sse(events=events, eol=sse.eol)
+        # Not really an event stream (say, a JSON error sent with this content type), or lines
+        # that events cannot carry: keep the text, which replays exactly.
+        return Text(text=text)
     if media_type in _NDJSON_TYPES:
         lines = LineParser()
         events = _timed_events(lines.feed, lines.flush, chunks, stream_started)

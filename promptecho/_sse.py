@@ -69,7 +69,9 @@ class EventParser:
     ``feed(chunk)`` returns the events that chunk completed; ``flush()`` returns a final event
     that arrived without its blank line. ``eol`` is the line ending the stream used, taken from
     the first line ending seen (``"\\n"`` until one is seen). ``truncated`` is true after a
-    ``flush()`` that found an unterminated block.
+    ``flush()`` that found an unterminated block. ``ignored_lines`` counts the lines the spec
+    says to ignore (an unknown field, a ``retry`` that is not an integer, an ``id`` with NUL):
+    an event carries no trace of them, so re-encoding cannot give them back.
 
     Examples
     --------
@@ -83,6 +85,7 @@ class EventParser:
     def __init__(self) -> None:
         self.eol = "\n"
         self.truncated = False
+        self.ignored_lines = 0
         self._buf = bytearray()  # bytes after the last line ending: the start of an unfinished line
         self._pending_cr = False  # the last chunk ended in CR; a LF starting the next is its pair
         self._eol_known = False
@@ -178,13 +181,16 @@ class EventParser:
             self._event = value
         elif name == "id":
             if "\0" in value:  # the spec ignores such an id
+                self.ignored_lines += 1
                 return None
             self._id = value
         elif name == "retry":
             if not (value.isascii() and value.isdigit() and len(value) <= _RETRY_MAX_DIGITS):
+                self.ignored_lines += 1
                 return None
             self._retry = int(value)
         else:  # an unknown field: ignored, as the spec says
+            self.ignored_lines += 1
             return None
         self._has_content = True
         return None

@@ -240,6 +240,9 @@ def test_any_content_encoding_header_is_either_supported_or_a_value_error_500_ex
         ("application/zip", b"PK", Binary(data=b"PK")),
         ("application/json", b"", Empty()),
         ("text/event-stream", b"", Empty()),
+        ("text/event-stream", b'{"error":"overloaded"}', Text(text='{"error":"overloaded"}')),
+        ("text/event-stream", b"\n\n", Text(text="\n\n")),
+        ("text/event-stream", b"foo: 1\ndata: x\n\n", Text(text="foo: 1\ndata: x\n\n")),
         ("text/event-stream", b"data: [DONE]\n\n", Sse(events=[Event(data="[DONE]", delay_ms=1)])),
         (
             "text/event-stream; charset=utf-8",

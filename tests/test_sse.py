@@ -143,6 +143,22 @@ def test_sse_sample_chunk_size_never_changes_the_events(path: Path) -> None:
         assert parse_sse(chunked(raw, size)) == whole
 
 
+@pytest.mark.parametrize("path", SSE_SAMPLES, ids=lambda p: p.name)
+def test_openai_sdk_decoder_sees_the_same_events_in_the_replay(path: Path) -> None:
+    streaming = pytest.importorskip("openai._streaming")  # a third, independent SSE reader
+
+    def sdk_reading(chunks: list[bytes]) -> list[tuple[object, ...]]:
+        return [
+            (sse.event, value_of(sse.data), sse.id, sse.retry)
+            for sse in streaming.SSEDecoder().iter_bytes(iter(chunks))
+        ]
+
+    raw = path.read_bytes()
+    events, eol = parse_sse(chunked(raw, 7))
+    replay = [block for _, block in encode_events(events, eol)]
+    assert sdk_reading(replay) == sdk_reading(chunked(raw, 7)) != []
+
+
 def test_byte_exact_set_is_the_samples_with_compact_json() -> None:
     def compact(path: Path) -> bool:
         for block in path.read_bytes().split(b"\n"):
@@ -272,6 +288,12 @@ def test_feed_returns_only_the_events_each_chunk_completes() -> None:
     assert parser.feed(b"\n") == [Event(data="c")]
     assert parser.flush() == []
     assert not parser.truncated
+
+
+def test_ignored_lines_are_counted() -> None:
+    parser = EventParser()
+    parser.feed(b"foo: 1\nretry: soon\nid: a\x00\ndata: x\n\n: c\n\n")
+    assert parser.ignored_lines == 3
 
 
 def test_flush_reports_an_unterminated_block() -> None:
