@@ -260,7 +260,7 @@ def build_body(
     seconds); ``stream_started`` is when the response headers arrived. Event streams keep, on
     each event, the whole milliseconds since the previous event, measured at the chunk that
     completed it. Bytes that are not UTF-8 are `Binary` whatever the content type says, and
-    a ``text/event-stream`` body with no event or with lines an SSE reader ignores is `Text`.
+    a stream with no event, or with lines an SSE reader ignores, is `Text`.
 
     Examples
     --------
@@ -290,7 +290,9 @@ def build_body(
     if media_type in _NDJSON_TYPES:
         lines = LineParser()
         events = _timed_events(lines.feed, lines.flush, chunks, stream_started)
-        return Ndjson(events=events, final_newline=lines.final_newline)
+        if events:
+            return Ndjson(events=events, final_newline=lines.final_newline)
+        return Text(text=text)  # only blank lines
     if media_type.endswith(("/json", "+json")):
         try:
             return Json(value=_decode_json(data))
