@@ -238,21 +238,29 @@ def encode_events(events: Sequence[Event], eol: str = "\n") -> list[tuple[int, b
         )
     end = eol.encode()
     blank = end + end
+    encode_json = _encode_json
     blocks: list[tuple[int, bytes]] = []
     append = blocks.append
     try:
         for event in events:
             data = event.data
+            # Fast paths for the blocks LLM streams are made of: a JSON object, with or
+            # without an event name, and nothing else.
             if (
-                data.__class__ is dict  # the common data-only JSON block: one concatenation
-                and event.event is None
+                data.__class__ is dict
                 and not event.comments
                 and event.id is None
                 and event.retry is None
             ):
-                append((event.delay_ms, b"data: " + _encode_json(data) + blank))
-            else:
-                append((event.delay_ms, _encode_block(event, end)))
+                name = event.event
+                if name is None:
+                    append((event.delay_ms, b"data: " + encode_json(data) + blank))
+                    continue
+                if "\n" not in name and "\r" not in name:
+                    block = b"event: " + name.encode() + end + b"data: " + encode_json(data) + blank
+                    append((event.delay_ms, block))
+                    continue
+            append((event.delay_ms, _encode_block(event, end)))
     except (TypeError, RecursionError, msgspec.EncodeError) as err:
         raise ValueError(f"event {len(blocks)} cannot be written as SSE: {err}") from None
     return blocks
