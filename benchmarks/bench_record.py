@@ -1,0 +1,147 @@
+"""record: POSTs to a local server recorded into one cassette, durability included.
+
+Workload: 500 distinct chat calls (30 with ``--quick``) to a ``FakeUpstream`` on
+127.0.0.1 answering ~1.9 KB JSON; each repetition records into a new cassette and ends
+with the cassette closed (promptecho ``close()``: the journal folded into the file;
+vcrpy and cassetter: leaving their context, which writes the YAML). Time per call.
+
+Contenders: plain ``httpx.Client`` to the same server (floor); promptecho
+``EchoTransport(new, mode="once", transport=httpx.HTTPTransport())``; vcrpy (body match,
+``record_mode="all"``); cassetter (body match, ``record_mode="all"``).
+Check before timing: a short recording by each replays the right answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from . import _fixtures as fx
+from ._harness import Contender, Row, WrongAnswer, bench_main, measure
+
+
+def run(quick: bool) -> list[Row]:
+    import cassetter
+    import vcr
+
+    import promptecho
+    from promptecho._upstream import FakeUpstream, Reply
+
+    n = 30 if quick else 500
+    reps = 5 if quick else 7
+    traffic = fx.chat_traffic(n, seed=31)
+    table = {x.request: x for x in traffic}
+
+    def handler(seen):
+        x = table[seen.body]
+        return Reply(200, headers=list(x.headers), chunks=[x.response])
+
+    up = FakeUpstream(handler).start()
+    url = up.url + "/v1/chat/completions"
+    tmp = Path(tempfile.mkdtemp(prefix="promptecho-bench-record-"))
+    counter = itertools.count()
+
+    def post_all(client, items):
+        for x in items:
+            client.post(url, content=x.request, headers=fx.REQUEST_HEADERS).read()
+
+    def session(kind, items):
+        """(client, stack): the client records into a new cassette; stack.close() saves it."""
+        path = tmp / f"{kind}-{next(counter)}"
+        stack = contextlib.ExitStack()
+        if kind == "floor":
+            client = httpx.Client()
+        elif kind == "promptecho":
+            t = promptecho.EchoTransport(
+                path.with_suffix(".json"), mode="once", transport=httpx.HTTPTransport()
+            )
+            client = httpx.Client(transport=t)
+            stack.callback(t.close)
+        elif kind == "vcrpy":
+            stack.enter_context(
+                vcr.VCR(match_on=fx.VCR_MATCH_ON).use_cassette(
+                    str(path.with_suffix(".yaml")), record_mode="all"
+                )
+            )
+            client = httpx.Client()
+        else:
+            stack.enter_context(
+                cassetter.use_cassette(
+                    path.with_suffix(".yaml"), record_mode="all", match_on=fx.CASSETTER_MATCH_ON
+                )
+            )
+            client = httpx.Client()
+        stack.callback(client.close)
+        return client, stack, path
+
+    def replay_client(kind, path):
+        stack = contextlib.ExitStack()
+        if kind == "promptecho":
+            client = httpx.Client(
+                transport=promptecho.EchoTransport(path.with_suffix(".json"), mode="none")
+            )
+        elif kind == "vcrpy":
+            stack.enter_context(
+                vcr.VCR(match_on=fx.VCR_MATCH_ON).use_cassette(
+                    str(path.with_suffix(".yaml")), record_mode="none"
+                )
+            )
+            client = httpx.Client()
+        else:
+            stack.enter_context(
+                cassetter.use_cassette(
+                    path.with_suffix(".yaml"), record_mode="none", match_on=fx.CASSETTER_MATCH_ON
+                )
+            )
+            client = httpx.Client()
+        stack.callback(client.close)
+        return client, stack
+
+    def contender(name, kind):
+        def prepare():
+            client, stack, _ = session(kind, traffic)
+            return (lambda: (post_all(client, traffic), stack.close())), None
+
+        def check():
+            if kind == "floor":
+                return
+            items = traffic[:5]
+            client, stack, path = session(kind, items)
+            with stack:
+                post_all(client, items)
+            client, stack = replay_client(kind, path)
+            with stack:
+                for x in reversed(items):
+                    body = client.post(url, content=x.request, headers=fx.REQUEST_HEADERS).read()
+                    if json.loads(body) != json.loads(x.response):
+                        raise WrongAnswer("the recording replays another answer")
+
+        return Contender(name, prepare, check, floor=kind == "floor", per=n)
+
+    found = [
+        contender("plain httpx.Client", "floor"),
+        contender("promptecho", "promptecho"),
+        contender("vcrpy (body match)", "vcrpy"),
+        contender("cassetter (body match)", "cassetter"),
+    ]
+    try:
+        return measure(
+            "record",
+            f"{n} POSTs to 127.0.0.1 + close(), per call",
+            found,
+            reps,
+            target="≤ 1.3x plain httpx",
+            limit=1.3,
+            judge=["promptecho"],
+        )
+    finally:
+        up.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(bench_main(run))
