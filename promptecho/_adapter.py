@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from types import ModuleType
 from typing import Any, Generic, Protocol, TypeVar
 
 from ._cassette import Failure, Interaction
-from ._errors import CassetteMiss
+from ._errors import CassetteError, CassetteMiss
 from ._recorder import Record, Recorder, Replay
 from ._redact import Redaction
 from ._types import Headers, Mode, ReplayTiming
@@ -146,10 +147,19 @@ class _Tee:
         self._headers = headers
         self._started = started
         self._chunks: list[tuple[float, bytes]] = []
+        self._size = 0
         self._done = False
         unfinished.add(self)
 
     def _keep(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        try:
+            self._recorder.admit(self._record, self._size)
+        except CassetteError:
+            self._done = True  # refused: nothing is recorded, and the copy is dropped
+            self._unfinished.discard(self)
+            self._chunks.clear()
+            raise
         self._chunks.append((time.perf_counter(), chunk))
 
     def _finish(self, error: BaseException | None = None) -> None:
@@ -254,17 +264,21 @@ class _Echo(Generic[ResponseT]):
         before_record: Callable[[Interaction], Interaction | None] | None = None,
         fsync: bool = False,
         on_miss: Callable[[CassetteMiss], object] | None = None,
+        redact: Sequence[str] = (),
+        allow_secrets: bool = False,
     ) -> None:
         self._recorder = Recorder(
             Path(cassette),
             mode=mode,
             match_on=match_on,
             allow_repeats=allow_repeats,
-            redaction=Redaction(headers=redact_headers, query=redact_query),
+            redaction=Redaction(headers=redact_headers, query=redact_query, rules=redact),
             before_record=before_record,
             fsync=fsync,
+            allow_secrets=allow_secrets,
         )
         self._transport = transport
+        self._transport_lock = threading.Lock()
         self._timing = _validate_timing(replay_timing)
         # Called with each miss before it is raised; a harness may raise something an SDK's
         # `except Exception` cannot swallow (the pytest plugin raises pytest's Failed).
@@ -311,6 +325,16 @@ class _Echo(Generic[ResponseT]):
         # Transfer-Encoding headers for a stream, so the recorded headers stay as they were.
         return self._response(replay.status, replay.headers, self._replay_stream(replay), None)
 
+    def _ensure_transport(self) -> None:
+        # Under a lock: threads sharing the transport would otherwise each create one, and
+        # only the last would ever be closed (its siblings' sockets leak).
+        with self._transport_lock:
+            if self._transport is None:
+                self._transport = self._default_transport()
+
+    def _default_transport(self) -> Any:
+        raise NotImplementedError
+
     def _response(self, status: int, headers: Headers, stream: Any, extensions: Any) -> ResponseT:
         raise NotImplementedError
 
@@ -331,8 +355,7 @@ class SyncEcho(_Echo[ResponseT]):
         decision = self._decide(request, request.read())
         if isinstance(decision, Replay):
             return self._replayed(decision)
-        if self._transport is None:
-            self._transport = self._default_transport()
+        self._ensure_transport()
         started = time.perf_counter()
         try:
             response: _Response = self._transport.handle_request(request)
@@ -378,8 +401,7 @@ class AsyncEcho(_Echo[ResponseT]):
         decision = self._decide(request, await request.aread())
         if isinstance(decision, Replay):
             return self._replayed(decision)
-        if self._transport is None:
-            self._transport = self._default_transport()
+        self._ensure_transport()
         started = time.perf_counter()
         try:
             response: _Response = await self._transport.handle_async_request(request)
@@ -423,6 +445,8 @@ _TRANSPORT_OPTIONS = frozenset(
         "before_record",
         "fsync",
         "on_miss",
+        "redact",
+        "allow_secrets",
     }
 )
 

@@ -32,7 +32,7 @@ from ._cassette import (
     RecordedResponse,
 )
 from ._content import IncrementalDecoder, build_body, render_body, supports_encoding
-from ._errors import CassetteMiss, Difference, invalid_mode
+from ._errors import CassetteError, CassetteMiss, Difference, invalid_mode
 from ._match import describe, diff, select
 from ._redact import (
     Redaction,
@@ -40,6 +40,7 @@ from ._redact import (
     redact_response_headers,
     redact_url,
 )
+from ._secrets import find_secret, redact_json, redact_response_body
 from ._store import append_journal, fold, journal_path
 from ._types import MODES, Headers, Mode
 
@@ -47,6 +48,10 @@ __all__ = ["Record", "Recorder", "Replay"]
 
 _Key = tuple[str, str, str, bool, bytes]
 _sorted_encoder = msgspec.json.Encoder(order="sorted")
+
+MAX_RECORDED_BODY = 32 * 1024 * 1024
+"""A response body larger than this (as received) is refused, not recorded: a cassette is
+reviewed and committed, and keeping a copy must not make a download's memory unbounded."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class Recorder:
         redaction: Redaction | None = None,
         before_record: Callable[[Interaction], Interaction | None] | None = None,
         fsync: bool = False,
+        allow_secrets: bool = False,
     ) -> None:
         if mode not in MODES:
             raise invalid_mode(mode)
@@ -141,6 +147,7 @@ class Recorder:
         self.redaction = redaction or Redaction()
         self.before_record = before_record
         self.fsync = fsync
+        self.allow_secrets = allow_secrets
         self.misses: list[CassetteMiss] = []
         self.recorded = 0
         self._lock = threading.Lock()
@@ -164,7 +171,13 @@ class Recorder:
                 self._key_of(
                     request.method,
                     request.url,
-                    Canonical(api=request.api, stream=request.stream, body=request.body),
+                    Canonical(
+                        api=request.api,
+                        stream=request.stream,
+                        # Idempotent on a redacted body; lets a cassette recorded before a
+                        # `request:` rule was added still match.
+                        body=redact_json(request.body, self.redaction.request_paths),
+                    ),
                 ),
             )
             self._entries.append(entry)
@@ -181,9 +194,22 @@ class Recorder:
 
     def decide(self, method: str, url: str, headers: Headers, body: bytes) -> Replay | Record:
         """Replay a recording, or say that the request must go upstream; raise on a miss."""
+        upgrade = _header(headers, "upgrade")
+        if upgrade:
+            raise CassetteError(
+                self.path,
+                f"cannot record or replay {method.upper()} {url}: it asks to switch the "
+                f"connection to {upgrade!r} (Upgrade header), and a cassette holds HTTP "
+                "request/response pairs, not the protocol that follows a 101",
+            )
         secrets: list[str] = []
         stored_url = redact_url(url, self.redaction, secrets)
         canonical = canonicalize_request(method, url, body, _header(headers, "content-type"))
+        if self.redaction.request_paths:
+            # Before the key: the incoming request must match its redacted recording.
+            canonical = msgspec.structs.replace(
+                canonical, body=redact_json(canonical.body, self.redaction.request_paths)
+            )
         key = self._key_of(method, stored_url, canonical)
         with self._lock:
             entry = None if self.mode == "all" else self._take(key)
@@ -250,19 +276,40 @@ class Recorder:
             # An encoding we cannot decode: keep the bytes and the header that explains them.
             body = Binary(data=b"".join(chunk for _, chunk in chunks))
             stored_headers["content-encoding"] = encoding or ""
+        body = redact_response_body(body, self.redaction.response_paths)  # type: ignore[assignment]
         response = RecordedResponse(status=status, headers=stored_headers, body=body)
-        self._keep(Interaction(request=record.request, response=response, error=error))
+        self._keep(Interaction(request=record.request, response=response, error=error), record)
 
     def fail(self, record: Record, error: Failure) -> None:
         """Keep a request that failed before any response (connect error, timeout)."""
-        self._keep(Interaction(request=record.request, error=error))
+        self._keep(Interaction(request=record.request, error=error), record)
 
-    def _keep(self, interaction: Interaction) -> None:
+    def admit(self, record: Record, size: int) -> None:
+        """Refuse a response body that has grown past `MAX_RECORDED_BODY` while recording."""
+        if size > MAX_RECORDED_BODY:
+            request = record.request
+            raise CassetteError(
+                self.path,
+                f"refusing to record {request.method} {request.url}: its response body passed "
+                f"{MAX_RECORDED_BODY} bytes ({size} read so far). A cassette is meant to be "
+                "reviewed and committed; call this endpoint without promptecho, or stub it.",
+            )
+
+    def _keep(self, interaction: Interaction, record: Record) -> None:
         if self.before_record is not None:
             changed = self.before_record(interaction)
             if changed is None:
                 return
             interaction = changed
+        if not self.allow_secrets:
+            hit = find_secret(interaction, record.secrets)
+            if hit is not None:
+                raise CassetteError(
+                    self.path,
+                    f"refusing to write a secret ({hit.kind}) found at {hit.path} of "
+                    f"{interaction.request.method} {interaction.request.url}. Redact it "
+                    "(redact=[...] or before_record), or pass allow_secrets=True if it is fake.",
+                )
         append_journal(self.path, interaction, fsync=self.fsync)
         with self._lock:
             self.recorded += 1

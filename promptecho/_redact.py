@@ -7,9 +7,10 @@ idempotency keys) change between identical calls and would only make diffs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import unquote_plus
 
+from ._secrets import BodyPath, parse_rules
 from ._types import Headers
 
 __all__ = [
@@ -63,9 +64,13 @@ _UNSTORED_RESPONSE_HEADERS = frozenset(
 
 
 class Redaction:
-    """The names to redact: the built-in sets extended by the user's (never reduced)."""
+    """The names to redact: the built-in sets extended by the user's (never reduced).
 
-    __slots__ = ("headers", "query", "response_headers")
+    ``rules`` are the ``redact=[...]`` rules of `promptecho._secrets` ("header:NAME",
+    "query:NAME", "request:PATH", "response:PATH").
+    """
+
+    __slots__ = ("headers", "query", "request_paths", "response_headers", "response_paths")
 
     def __init__(
         self,
@@ -73,10 +78,14 @@ class Redaction:
         headers: Iterable[str] = (),
         query: Iterable[str] = (),
         response_headers: Iterable[str] = (),
+        rules: Sequence[str] = (),
     ) -> None:
-        self.headers = SECRET_HEADERS | {h.lower() for h in headers}
-        self.query = SECRET_QUERY | {q.lower() for q in query}
+        parsed = parse_rules(rules)
+        self.headers = SECRET_HEADERS | {h.lower() for h in [*headers, *parsed.headers]}
+        self.query = SECRET_QUERY | {q.lower() for q in [*query, *parsed.query]}
         self.response_headers = SECRET_RESPONSE_HEADERS | {h.lower() for h in response_headers}
+        self.request_paths: tuple[BodyPath, ...] = parsed.request
+        self.response_paths: tuple[BodyPath, ...] = parsed.response
 
 
 def redact_request_headers(

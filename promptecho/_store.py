@@ -23,7 +23,13 @@ from pathlib import Path
 
 import msgspec
 
-from ._cassette import FORMAT_VERSION, Cassette, Interaction, interaction_decoder
+from ._cassette import (
+    FORMAT_VERSION,
+    Cassette,
+    Interaction,
+    interaction_decoder,
+    write_atomically,
+)
 
 try:  # POSIX
     import fcntl
@@ -76,8 +82,12 @@ def append_journal(path: Path, interaction: Interaction, *, fsync: bool = False)
 
 def read_journal(path: Path) -> list[Interaction]:
     """The complete interactions of a journal; a torn or unreadable line ends it."""
+    return _read_lines(journal_path(path))
+
+
+def _read_lines(file: Path) -> list[Interaction]:
     try:
-        data = journal_path(path).read_bytes()
+        data = file.read_bytes()
     except FileNotFoundError:
         return []
     found = []
@@ -103,15 +113,48 @@ def fold(
     replaces). Returns the cassette as written, or None when there was nothing to do.
     """
     with locked(path):
-        new = read_journal(path)
+        current = path.read_bytes() if path.exists() else None
+        leftovers = _unfolded_leftovers(path, current)
+        new = [i for file in leftovers for i in _read_lines(file)] + read_journal(path)
         if not new and keep is None:
             # Nothing complete to fold (at most a torn line): drop the journal, keep the file.
             journal_path(path).unlink(missing_ok=True)
             return None
-        old = Cassette.load(path).interactions if path.exists() else []
+        old = Cassette.from_bytes(current, path).interactions if current is not None else []
         if keep is not None:
             old = keep(old)
         cassette = Cassette(version=FORMAT_VERSION, interactions=old + new)
-        cassette.save(path, fsync=fsync)
-        journal_path(path).unlink(missing_ok=True)
+        data = cassette.to_bytes()
+        # os.replace is the commit point. The journals are first renamed after the digest of
+        # the file about to replace the cassette, so a fold killed between the replace and the
+        # unlink is recognised next time (the cassette has that digest) instead of folding
+        # the same lines twice; one killed before the replace is simply redone.
+        tag = _digest(data)
+        moved = []
+        for n, file in enumerate([*leftovers, journal_path(path)]):
+            if file.exists():
+                moved.append(
+                    file.rename(file.with_name(f"{journal_path(path).name}.{tag}.{n}.folding"))
+                )
+        write_atomically(path, data, fsync=fsync)
+        for file in moved:
+            file.unlink()
         return cassette
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _unfolded_leftovers(path: Path, current: bytes | None) -> list[Path]:
+    """Journals of a fold that was killed: drop those the cassette holds, return the rest."""
+    prefix = journal_path(path).name + "."
+    found = sorted(p for p in path.parent.glob("*.folding") if p.name.startswith(prefix))
+    digest = _digest(current) if current is not None else None
+    unfolded = []
+    for file in found:
+        if file.name[len(prefix) :].partition(".")[0] == digest:
+            file.unlink()
+        else:
+            unfolded.append(file)
+    return unfolded

@@ -1,0 +1,265 @@
+"""What the user asks to redact (``redact=[...]`` rules), body-path redaction, and the secret scan.
+
+A rule is ``"<where>:<what>"``:
+
+- ``header:x-my-key``: a request header whose value is replaced by ``<redacted>``;
+- ``query:sig``: a URL query parameter, likewise;
+- ``request:messages[*].content``: a path into the canonical request body (what the
+  cassette stores as ``request.body``);
+- ``response:choices[*].message.content``: a path into the response body (a JSON body,
+  or the ``data`` of every SSE/NDJSON event).
+
+A path is dot-separated object keys, each optionally followed by ``[*]`` (every item of a
+list) or ``[N]`` (item N); ``*`` alone as a key means every value of an object. A value found
+at a path is replaced by ``<redacted:`` + the first 12 hex digits of its SHA-256 + ``>``:
+the same value always gives the same marker, so recordings still match, re-records give no
+diff, and different values stay distinguishable. A path that is absent is ignored.
+
+Before anything is written, `find_secret` scans the encoded interaction with one compiled
+regex for well-known key shapes, and for the exact values the header and query redaction
+just removed; only on a hit does it walk the interaction to name the JSON path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from typing import Literal, NamedTuple
+
+import msgspec
+
+from ._cassette import Interaction, Json, Ndjson, Sse
+from ._types import JSON
+
+__all__ = [
+    "BodyPath",
+    "Rules",
+    "SecretHit",
+    "find_secret",
+    "marker",
+    "parse_rules",
+    "redact_json",
+    "redact_response_body",
+]
+
+_WHERE = ("header", "query", "request", "response")
+_SEGMENT = re.compile(r"([^.\[\]]+)((?:\[(?:\*|\d+)\])*)")
+_INDEX = re.compile(r"\[(\*|\d+)\]")
+_MARKER = re.compile(r"<redacted:[0-9a-f]{12}>")
+_sorted = msgspec.json.Encoder(order="sorted")
+_encoder = msgspec.json.Encoder()
+
+
+class BodyPath(NamedTuple):
+    """A parsed body path: ``steps`` alternate kinds freely; ``text`` is what the user wrote."""
+
+    text: str
+    steps: tuple[tuple[Literal["key", "index", "any-key", "any-item"], str | int], ...]
+
+
+class Rules(NamedTuple):
+    """``redact=[...]`` split by where each rule applies."""
+
+    headers: tuple[str, ...] = ()
+    query: tuple[str, ...] = ()
+    request: tuple[BodyPath, ...] = ()
+    response: tuple[BodyPath, ...] = ()
+
+
+def parse_rules(rules: Sequence[str]) -> Rules:
+    """Split and validate ``redact`` rules; raise ``ValueError`` naming a bad one.
+
+    >>> parse_rules(["header:x-key", "response:choices[*].message.content"]).headers
+    ('x-key',)
+    """
+    if isinstance(rules, str):
+        raise ValueError(f"redact must be a sequence of rules, not the string {rules!r}")
+    found: dict[str, list[str]] = {w: [] for w in _WHERE}
+    paths: dict[str, list[BodyPath]] = {"request": [], "response": []}
+    for rule in rules:
+        where, sep, what = rule.partition(":") if isinstance(rule, str) else ("", "", "")
+        if not sep or where not in _WHERE or not what:
+            raise ValueError(
+                f"{rule!r} is not a valid redact rule. Write 'header:NAME', 'query:NAME', "
+                "'request:PATH' or 'response:PATH' (e.g. 'response:choices[*].message.content')."
+            )
+        if where in paths:
+            paths[where].append(_parse_path(rule, what))
+        else:
+            found[where].append(what)
+    return Rules(
+        tuple(found["header"]),
+        tuple(found["query"]),
+        tuple(paths["request"]),
+        tuple(paths["response"]),
+    )
+
+
+def _parse_path(rule: str, text: str) -> BodyPath:
+    steps: list[tuple[Literal["key", "index", "any-key", "any-item"], str | int]] = []
+    for segment in text.split("."):
+        match = _SEGMENT.fullmatch(segment)
+        if match is None:
+            raise ValueError(
+                f"{rule!r}: {segment!r} is not a valid path step. A path is dot-separated keys, "
+                "each optionally followed by [*] or [N], e.g. 'messages[*].content'."
+            )
+        key, indexes = match.groups()
+        steps.append(("any-key", "*") if key == "*" else ("key", key))
+        for index in _INDEX.findall(indexes):
+            steps.append(("any-item", "*") if index == "*" else ("index", int(index)))
+    return BodyPath(text, tuple(steps))
+
+
+def marker(value: JSON) -> str:
+    """The stable stand-in for a redacted value; a marker is its own marker.
+
+    >>> marker("hello")
+    '<redacted:2cf24dba5fb0>'
+    """
+    if isinstance(value, str):
+        if _MARKER.fullmatch(value):
+            return value
+        data = value.encode()
+    else:
+        data = _sorted.encode(value)
+    return f"<redacted:{hashlib.sha256(data).hexdigest()[:12]}>"
+
+
+def redact_json(value: JSON, paths: Iterable[BodyPath]) -> JSON:
+    """``value`` with what each path names replaced by its `marker` (a copy where it changes)."""
+    for path in paths:
+        value = _redact_at(value, path.steps)
+    return value
+
+
+def _redact_at(value: JSON, steps: tuple[tuple[str, str | int], ...]) -> JSON:
+    if not steps:
+        return marker(value)
+    (kind, arg), rest = steps[0], steps[1:]
+    if kind == "key" and isinstance(value, dict) and arg in value:
+        return {**value, arg: _redact_at(value[arg], rest)}
+    if kind == "any-key" and isinstance(value, dict):
+        return {k: _redact_at(v, rest) for k, v in value.items()}
+    if kind == "index" and isinstance(value, list) and -len(value) <= arg < len(value):  # type: ignore[operator]
+        changed = list(value)
+        changed[arg] = _redact_at(value[arg], rest)  # type: ignore[index]
+        return changed
+    if kind == "any-item" and isinstance(value, list):
+        return [_redact_at(v, rest) for v in value]
+    return value
+
+
+def redact_response_body(body: msgspec.Struct, paths: Sequence[BodyPath]) -> msgspec.Struct:
+    """A response body with ``paths`` redacted in its JSON value or in each event's data."""
+    if not paths:
+        return body
+    if isinstance(body, Json):
+        return msgspec.structs.replace(body, value=redact_json(body.value, paths))
+    if isinstance(body, Sse | Ndjson):
+        events = [
+            msgspec.structs.replace(e, data=redact_json(e.data, paths))
+            if isinstance(e.data, dict | list)
+            else e
+            for e in body.events
+        ]
+        return msgspec.structs.replace(body, events=events)
+    return body  # Text, Binary, Empty: no structure to follow
+
+
+# -- the scan ---------------------------------------------------------------------------------
+
+# Ordered most specific first: the first alternative that matches names the kind.
+_KINDS = {
+    "anthropic": rb"sk-ant-[A-Za-z0-9_-]{20,}",
+    "openai": rb"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+    "google": rb"AIza[0-9A-Za-z_-]{35}",
+    "aws": rb"(?:AKIA|ASIA)[0-9A-Z]{16}",
+    "github": rb"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
+    "bearer": rb"[Bb]earer\s+[A-Za-z0-9._~+/-]{16,}=*",
+}
+_SHAPES = re.compile(
+    rb"(?<![A-Za-z0-9_-])(?:"
+    + b"|".join(b"(?P<%s>%s)" % (k.encode(), p) for k, p in _KINDS.items())
+    + b")"
+)
+# Generic shapes are only keys when they look random: prose such as "sk-learn-compatible-
+# estimators" or "Bearer YOUR_TOKEN_HERE" is not.
+_NEEDS_ENTROPY = frozenset({"openai", "anthropic", "bearer"})
+
+
+class SecretHit(NamedTuple):
+    """Where a secret would have been written, and what kind it looks like."""
+
+    path: str
+    kind: str
+
+
+def find_secret(interaction: Interaction, removed: Sequence[str] = ()) -> SecretHit | None:
+    """The first secret in ``interaction``: a well-known key shape, or one of ``removed``.
+
+    ``removed`` are the values the header and query redaction took out of this request; they
+    must not come back anywhere else (an echoed header, a URL in a response body).
+    """
+    data = _encoder.encode(interaction)
+    kinds = _kinds_in(data)
+    values = [v for v in removed if len(v) >= 8 and _json_text(v) in data]
+    if not kinds and not values:
+        return None
+    tree = msgspec.to_builtins(interaction)
+    for path, text in _strings(tree, "$"):
+        for kind in kinds:
+            if _has_kind(text.encode(), kind):
+                return SecretHit(path, kind)
+        for value in values:
+            if value in text:
+                return SecretHit(path, "the value of a redacted header or query parameter")
+    # Found in the encoding but in no single string (a JSON escape split it): name the whole.
+    return SecretHit(
+        "$", kinds[0] if kinds else "the value of a redacted header or query parameter"
+    )
+
+
+def _kinds_in(data: bytes) -> list[str]:
+    kinds: list[str] = []
+    for match in _SHAPES.finditer(data):
+        kind = match.lastgroup
+        assert kind is not None
+        if kind not in kinds and (
+            kind not in _NEEDS_ENTROPY or _random_looking(kind, match.group())
+        ):
+            kinds.append(kind)
+    return kinds
+
+
+def _has_kind(text: bytes, kind: str) -> bool:
+    return kind in _kinds_in(text)
+
+
+def _random_looking(kind: str, token: bytes) -> bool:
+    tail = token.split(None, 1)[-1] if kind == "bearer" else token[3:]
+    return (
+        any(c in b"0123456789" for c in tail)
+        and any(c in b"abcdefghijklmnopqrstuvwxyz" for c in tail)
+        and any(c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in tail)
+    )
+
+
+def _json_text(value: str) -> bytes:
+    return _encoder.encode(value)[1:-1]
+
+
+def _strings(value: JSON, path: str) -> Iterable[tuple[str, str]]:
+    # Iterative: a hostile body may nest deeper than the recursion limit.
+    stack = [(path, value)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, str):
+            yield where, node
+        elif isinstance(node, dict):
+            for key, item in reversed(node.items()):
+                yield where, str(key)
+                stack.append((f"{where}.{key}", item))
+        elif isinstance(node, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(node))))
