@@ -6,8 +6,10 @@ colon) and is fed bytes in chunks of any size: the events it returns do not depe
 the chunks were cut. `LineParser` does the same for NDJSON, one event per non-empty line.
 
 Where the spec and a faithful re-emitter disagree, the re-emitter wins: a block that is only a
-comment (``: ping``) or has no ``data`` line is still an `Event`, and a final block that ends
-without its blank line is returned by ``flush()`` (the spec would drop it).
+comment (``: ping``) or has no ``data`` line is still an `Event`, a comment keeps its text
+after the colon verbatim (``" ping"``, leading space included, so ``:ping`` and ``: ping`` both
+come back as sent), and a final block that ends without its blank line is returned by
+``flush()`` (the spec would drop it).
 
 ``Event.data`` holds the parsed value when the data is a JSON object or array, and the text
 otherwise (``"[DONE]"``, plain text, and JSON strings or numbers stay text). `encode_event`

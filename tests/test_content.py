@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptecho._cassette import Binary, Empty, Event, Json, Ndjson, RecordedResponse, Sse, Text
@@ -22,6 +22,10 @@ from promptecho._content import IncrementalDecoder, build_body, render_body, sup
 
 STREAMS = Path(__file__).parent / "data" / "streams"
 EXAMPLES = 500
+# No deadline: a busy CI machine must not turn a slow example into a failure.
+PROPERTY = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 SSE_BODY = b'data: {"a":1}\n\nevent: e\ndata: [DONE]\n\n'
 
 
@@ -187,7 +191,7 @@ def test_zstd_decodes_several_frames_when_zstandard_imports(
         decode_all("zstd", b"\xff" * 10, 10)
 
 
-@settings(max_examples=EXAMPLES)
+@PROPERTY
 @given(
     st.sampled_from(["gzip", "deflate", "identity", None, "deflate, gzip", "gzip, deflate"]),
     st.binary(max_size=200),
@@ -200,7 +204,7 @@ def test_decoder_raises_only_value_error_on_any_bytes_500_examples(
         decode_all(encoding, data, size)
 
 
-@settings(max_examples=EXAMPLES)
+@PROPERTY
 @given(st.text(max_size=30))
 def test_any_content_encoding_header_is_either_supported_or_a_value_error_500_examples(
     header: str,
@@ -448,7 +452,7 @@ CONTENT_TYPES = [
 ]
 
 
-@settings(max_examples=EXAMPLES)
+@PROPERTY
 @given(
     st.one_of(st.sampled_from(CONTENT_TYPES), st.text(max_size=30)),
     st.one_of(
@@ -527,7 +531,7 @@ hand_made_bodies = st.one_of(
 )
 
 
-@settings(max_examples=EXAMPLES)
+@PROPERTY
 @given(hand_made_bodies)
 def test_render_body_of_a_hand_edited_body_raises_only_value_error_500_examples(
     body: Sse | Ndjson | Json | Text | Binary,
