@@ -9,6 +9,7 @@ Every decision is the `Recorder`'s; this module moves bytes between it and the f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -181,15 +182,24 @@ class _Tee:
 
 
 class SyncRecordingTee(_Tee):
-    """Yields each upstream chunk as it arrives and keeps a copy (never buffers first)."""
+    """Yields each upstream chunk as it arrives and keeps a copy (never buffers first).
+
+    One iterator over the upstream stream serves both the caller and `close`: a caller
+    that stops reading abandons our generator, and that must not finalize (and so close)
+    the upstream stream that `close` still has to read to its end.
+    """
 
     def __init__(self, inner: Iterable[bytes], *args: Any) -> None:
         super().__init__(*args)
         self._inner = inner
+        self._chunks_in = iter(inner)
 
     def __iter__(self) -> Iterator[bytes]:
+        return self._pull()
+
+    def _pull(self) -> Iterator[bytes]:
         try:
-            for chunk in self._inner:
+            for chunk in self._chunks_in:
                 self._keep(chunk)
                 yield chunk
         except self._errors.TransportError as err:
@@ -201,12 +211,9 @@ class SyncRecordingTee(_Tee):
         # Closed early: read the rest so the cassette holds the whole response.
         try:
             if not self._done:
-                try:
-                    for chunk in self._inner:
-                        self._keep(chunk)
-                except self._errors.TransportError as err:
-                    self._finish(err)
-                self._finish()
+                with contextlib.suppress(self._errors.TransportError):
+                    for _ in self._pull():
+                        pass
         finally:
             close = getattr(self._inner, "close", None)
             if close is not None:
@@ -219,10 +226,14 @@ class AsyncRecordingTee(_Tee):
     def __init__(self, inner: AsyncIterable[bytes], *args: Any) -> None:
         super().__init__(*args)
         self._inner = inner
+        self._chunks_in = aiter(inner)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._pull()
+
+    async def _pull(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._inner:
+            async for chunk in self._chunks_in:
                 self._keep(chunk)
                 yield chunk
         except self._errors.TransportError as err:
@@ -233,12 +244,9 @@ class AsyncRecordingTee(_Tee):
     async def aclose(self) -> None:
         try:
             if not self._done:
-                try:
-                    async for chunk in self._inner:
-                        self._keep(chunk)
-                except self._errors.TransportError as err:
-                    self._finish(err)
-                self._finish()
+                with contextlib.suppress(self._errors.TransportError):
+                    async for _ in self._pull():
+                        pass
         finally:
             aclose = getattr(self._inner, "aclose", None)
             if aclose is not None:

@@ -172,6 +172,8 @@ class Cassette(Base, kw_only=True):
             raise CassetteError(path, f"is not a promptecho cassette ({err})") from None
         except msgspec.DecodeError as err:
             raise CassetteError(path, f"is not valid JSON ({err})") from None
+        except RecursionError:
+            raise CassetteError(path, "is nested too deeply to be a cassette") from None
         if header.version > FORMAT_VERSION:
             raise CassetteError(
                 path,
@@ -182,6 +184,8 @@ class Cassette(Base, kw_only=True):
             return _decoder.decode(data)
         except msgspec.ValidationError as err:
             raise CassetteError(path, f"is not a valid cassette ({err})") from None
+        except RecursionError:
+            raise CassetteError(path, "is nested too deeply to be a cassette") from None
 
     def to_bytes(self) -> bytes:
         """The file's bytes: pretty-printed, two-space indent, trailing newline."""

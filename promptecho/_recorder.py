@@ -41,7 +41,7 @@ from ._redact import (
     redact_url,
 )
 from ._secrets import find_secret, redact_json, redact_response_body
-from ._store import append_journal, fold, journal_path
+from ._store import append_journal, fold, has_journal, journal_path
 from ._types import MODES, Headers, Mode
 
 __all__ = ["Record", "Recorder", "Replay"]
@@ -162,7 +162,8 @@ class Recorder:
 
     def _load(self) -> None:
         # A journal left by a killed process is folded in first, so it is never lost.
-        cassette = fold(self.path, fsync=self.fsync) or Cassette.load(self.path)
+        folded = fold(self.path, fsync=self.fsync) if has_journal(self.path) else None
+        cassette = folded or Cassette.load(self.path)
         for number, interaction in enumerate(cassette.interactions):
             request = interaction.request
             entry = _Entry(

@@ -36,7 +36,7 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["append_journal", "fold", "journal_path", "locked", "read_journal"]
+__all__ = ["append_journal", "fold", "has_journal", "journal_path", "locked", "read_journal"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -140,6 +140,18 @@ def fold(
         for file in moved:
             file.unlink()
         return cassette
+
+
+def has_journal(path: Path) -> bool:
+    """Whether a journal (or a killed fold's leftovers) waits to be folded into ``path``.
+
+    Checked without the lock: a journal that another process starts a moment later is
+    folded by that process when it closes.
+    """
+    if journal_path(path).exists():
+        return True
+    prefix = journal_path(path).name + "."
+    return any(p.name.startswith(prefix) for p in path.parent.glob("*.folding"))
 
 
 def _digest(data: bytes) -> str:

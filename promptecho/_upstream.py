@@ -247,6 +247,7 @@ class FakeUpstream:
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() joins with a timeout instead of forever
+    request_queue_size = 256  # the default backlog of 5 resets bursts of concurrent clients
 
     def __init__(self, upstream: FakeUpstream) -> None:
         self.upstream = upstream

@@ -201,12 +201,6 @@ def test_cassette_loader_on_10000_nested_lists_at_the_top_raises_cassette_error(
         Cassette.from_bytes(_nested(10_000))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="_cassette.Cassette.from_bytes lets msgspec's RecursionError escape for deep nesting "
-    "inside the interactions (the header check passes); reported, not in this engineer's files",
-)
 @pytest.mark.parametrize("where", ["interactions", "request body"])
 def test_cassette_loader_on_10000_nested_lists_inside_raises_cassette_error(where: str) -> None:
     deep = _nested(10_000)
