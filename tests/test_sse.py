@@ -404,11 +404,12 @@ def test_encode_event_handles_every_data_shape() -> None:
     [
         (Event(data="a"), "\n\n", "is not a valid line ending"),
         (Event(event="a\nb"), "\n", "event name 'a\\nb' contains a line break"),
+        (Event(event="a\rb", data={}), "\n", "event name 'a\\rb' contains a line break"),
         (Event(id="a\rb"), "\n", "id 'a\\rb' contains a line break"),
         (Event(comments=["a\nb"]), "\n", "comment 'a\\nb' contains a line break"),
         (Event(data="a\rb"), "\n", "contains a CR"),
     ],
-    ids=["eol", "event", "id", "comment", "data-cr"],
+    ids=["eol", "event", "event-with-json", "id", "comment", "data-cr"],
 )
 def test_encode_event_refuses_what_would_break_the_framing(
     event: Event, eol: str, message: str
