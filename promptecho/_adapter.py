@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from ._cassette import Failure, Interaction
 from ._errors import CassetteError, CassetteMiss
@@ -30,10 +30,12 @@ __all__ = [
     "ReplayChunks",
     "SyncEcho",
     "SyncRecordingTee",
+    "make_client",
     "split_options",
 ]
 
 ResponseT = TypeVar("ResponseT")
+ClientT = TypeVar("ClientT")
 
 
 class _Headers(Protocol):
@@ -96,7 +98,7 @@ class ReplayChunks:
     Flavour modules subclass it together with their ``SyncByteStream`` and ``AsyncByteStream``.
     """
 
-    _errors: ModuleType
+    _http: ModuleType
 
     def __init__(self, replay: Replay, timing: ReplayTiming) -> None:
         self._replay = replay
@@ -109,7 +111,7 @@ class ReplayChunks:
                 time.sleep(pause)
             yield chunk
         if self._replay.error is not None:
-            _raise_failure(self._errors, self._replay.error)
+            _raise_failure(self._http, self._replay.error)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for delay_ms, chunk in self._replay.chunks:
@@ -118,7 +120,7 @@ class ReplayChunks:
                 await asyncio.sleep(pause)
             yield chunk
         if self._replay.error is not None:
-            _raise_failure(self._errors, self._replay.error)
+            _raise_failure(self._http, self._replay.error)
 
     def close(self) -> None:
         pass
@@ -130,7 +132,7 @@ class ReplayChunks:
 class _Tee:
     """The part of a recording stream that sync and async share: bookkeeping only."""
 
-    _errors: ModuleType
+    _http: ModuleType
 
     def __init__(
         self,
@@ -202,7 +204,7 @@ class SyncRecordingTee(_Tee):
             for chunk in self._chunks_in:
                 self._keep(chunk)
                 yield chunk
-        except self._errors.TransportError as err:
+        except self._http.TransportError as err:
             self._finish(err)
             raise
         self._finish()
@@ -211,7 +213,7 @@ class SyncRecordingTee(_Tee):
         # Closed early: read the rest so the cassette holds the whole response.
         try:
             if not self._done:
-                with contextlib.suppress(self._errors.TransportError):
+                with contextlib.suppress(self._http.TransportError):
                     for _ in self._pull():
                         pass
         finally:
@@ -236,7 +238,7 @@ class AsyncRecordingTee(_Tee):
             async for chunk in self._chunks_in:
                 self._keep(chunk)
                 yield chunk
-        except self._errors.TransportError as err:
+        except self._http.TransportError as err:
             self._finish(err)
             raise
         self._finish()
@@ -244,7 +246,7 @@ class AsyncRecordingTee(_Tee):
     async def aclose(self) -> None:
         try:
             if not self._done:
-                with contextlib.suppress(self._errors.TransportError):
+                with contextlib.suppress(self._http.TransportError):
                     async for _ in self._pull():
                         pass
         finally:
@@ -254,9 +256,14 @@ class AsyncRecordingTee(_Tee):
 
 
 class _Echo(Generic[ResponseT]):
-    """Constructor, options and the shared steps of both transport directions."""
+    """Constructor, options and the shared steps of both transport directions.
 
-    _errors: ModuleType
+    A flavour's transport class sets ``_http`` (the httpx or httpx2 module) and the
+    classes of its replay and recording streams; everything else is here.
+    """
+
+    _http: ModuleType
+    _replay_class: type[ReplayChunks]
 
     def __init__(
         self,
@@ -327,7 +334,7 @@ class _Echo(Generic[ResponseT]):
     def _replayed(self, replay: Replay) -> ResponseT:
         if replay.status is None:
             assert replay.error is not None
-            _raise_failure(self._errors, replay.error)
+            _raise_failure(self._http, replay.error)
         assert replay.status is not None
         # stream= rather than content=: httpx adds no Content-Length or
         # Transfer-Encoding headers for a stream, so the recorded headers stay as they were.
@@ -340,26 +347,38 @@ class _Echo(Generic[ResponseT]):
             if self._transport is None:
                 self._transport = self._default_transport()
 
-    def _default_transport(self) -> Any:
-        raise NotImplementedError
+    def _check_flavour(self, request: object) -> None:
+        if not isinstance(request, self._http.Request):
+            ours, theirs = self._http.__name__, type(request).__module__.partition(".")[0]
+            other = "promptecho.httpx2" if ours == "httpx" else "promptecho"
+            raise TypeError(
+                f"{type(self).__name__} is promptecho's {ours} transport, but it was given "
+                f"a {theirs} request: use {other}.{type(self).__name__} with a {theirs} client."
+            )
 
     def _response(self, status: int, headers: Headers, stream: Any, extensions: Any) -> ResponseT:
-        raise NotImplementedError
+        response = self._http.Response(
+            status, headers=headers, stream=stream, extensions=extensions
+        )
+        return cast(ResponseT, response)
 
-    def _replay_stream(self, replay: Replay) -> Any:
+    def _replay_stream(self, replay: Replay) -> ReplayChunks:
+        return self._replay_class(replay, self._timing)
+
+    def _default_transport(self) -> Any:
         raise NotImplementedError
 
 
 class SyncEcho(_Echo[ResponseT]):
     """The request path of a sync transport."""
 
-    def _default_transport(self) -> Any:
-        raise NotImplementedError
+    _recording_class: type[SyncRecordingTee]
 
-    def _recording_stream(self, inner: Any, *args: Any) -> Any:
-        raise NotImplementedError
+    def _default_transport(self) -> Any:
+        return self._http.HTTPTransport()
 
     def _handle(self, request: _Request) -> ResponseT:
+        self._check_flavour(request)
         decision = self._decide(request, request.read())
         if isinstance(decision, Replay):
             return self._replayed(decision)
@@ -367,11 +386,11 @@ class SyncEcho(_Echo[ResponseT]):
         started = time.perf_counter()
         try:
             response: _Response = self._transport.handle_request(request)
-        except self._errors.TransportError as err:
+        except self._http.TransportError as err:
             self._recorder.fail(decision, Failure(type=type(err).__name__, message=str(err)))
             raise
         headers = response.headers.multi_items()
-        tee = self._recording_stream(
+        tee = self._recording_class(
             response.stream,
             self._recorder,
             decision,
@@ -399,13 +418,13 @@ class SyncEcho(_Echo[ResponseT]):
 class AsyncEcho(_Echo[ResponseT]):
     """The request path of an async transport: `SyncEcho` with awaits."""
 
-    def _default_transport(self) -> Any:
-        raise NotImplementedError
+    _recording_class: type[AsyncRecordingTee]
 
-    def _recording_stream(self, inner: Any, *args: Any) -> Any:
-        raise NotImplementedError
+    def _default_transport(self) -> Any:
+        return self._http.AsyncHTTPTransport()
 
     async def _ahandle(self, request: _AsyncRequest) -> ResponseT:
+        self._check_flavour(request)
         decision = self._decide(request, await request.aread())
         if isinstance(decision, Replay):
             return self._replayed(decision)
@@ -413,11 +432,11 @@ class AsyncEcho(_Echo[ResponseT]):
         started = time.perf_counter()
         try:
             response: _Response = await self._transport.handle_async_request(request)
-        except self._errors.TransportError as err:
+        except self._http.TransportError as err:
             self._recorder.fail(decision, Failure(type=type(err).__name__, message=str(err)))
             raise
         headers = response.headers.multi_items()
-        tee = self._recording_stream(
+        tee = self._recording_class(
             response.stream,
             self._recorder,
             decision,
@@ -457,6 +476,17 @@ _TRANSPORT_OPTIONS = frozenset(
         "allow_secrets",
     }
 )
+
+
+def make_client(
+    client_class: Callable[..., ClientT],
+    transport_class: Callable[..., object],
+    cassette: str | os.PathLike[str],
+    options: dict[str, Any],
+) -> ClientT:
+    """``client_class(transport=transport_class(cassette, ...), ...)``, the options split."""
+    echo, rest = split_options(options)
+    return client_class(transport=transport_class(cassette, **echo), **rest)
 
 
 def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

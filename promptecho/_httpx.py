@@ -1,7 +1,8 @@
 """The httpx flavour: `EchoTransport` and `AsyncEchoTransport` over `httpx` classes.
 
-Only the classes are declared here; the behaviour is in `promptecho._adapter` and the
-decisions in `promptecho._recorder`, shared with `promptecho.httpx2`.
+Only the classes are declared here: which httpx classes they build on. The behaviour is
+in `promptecho._adapter` and the decisions in `promptecho._recorder`, both shared with
+the httpx2 flavour, so a cassette recorded with either flavour replays with the other.
 """
 
 from __future__ import annotations
@@ -17,28 +18,26 @@ from ._adapter import (
     ReplayChunks,
     SyncEcho,
     SyncRecordingTee,
-    split_options,
+    make_client,
 )
-from ._recorder import Replay
-from ._types import Headers
 
 __all__ = ["AsyncEchoTransport", "EchoTransport", "async_client", "client"]
 
 
 class _ReplayStream(ReplayChunks, httpx.SyncByteStream, httpx.AsyncByteStream):
-    _errors = httpx
+    _http = httpx
 
 
 class _RecordingStream(SyncRecordingTee, httpx.SyncByteStream):
-    _errors = httpx
+    _http = httpx
 
 
 class _AsyncRecordingStream(AsyncRecordingTee, httpx.AsyncByteStream):
-    _errors = httpx
+    _http = httpx
 
 
 class EchoTransport(SyncEcho[httpx.Response], httpx.BaseTransport):
-    """An `httpx.BaseTransport` that replays from a cassette, or records into it.
+    """A `httpx.BaseTransport` that replays from a cassette, or records into it.
 
     Parameters
     ----------
@@ -50,13 +49,24 @@ class EchoTransport(SyncEcho[httpx.Response], httpx.BaseTransport):
         The canonical request fields whose values decide the response; replaces
         `promptecho.DEFAULT_MATCH_ON` (extend it with ``DEFAULT_MATCH_ON + ["temperature"]``).
     transport
-        The real transport to record through; an ``httpx.HTTPTransport()`` is created
+        The real transport to record through; a ``httpx.HTTPTransport()`` is created
         only when a request actually has to go upstream.
     allow_repeats
         Keep replaying the last recording of a request once every recording was played.
     replay_timing
         ``None`` replays streams as fast as possible, ``"recorded"`` reproduces the
         recorded gaps between events, a number scales them.
+    redact_headers, redact_query, redact
+        More names to redact: header names, query parameter names, and rules such as
+        ``"request:messages[*].content"`` or ``"response:choices[*].message.content"``.
+    before_record
+        Called with each interaction before it is written; returns it (changed) or None.
+    fsync
+        Flush to the disk before every journal append and rename.
+    on_miss
+        Called with each `promptecho.CassetteMiss` before it is raised.
+    allow_secrets
+        Write a cassette even when it holds something shaped like an API key.
 
     Examples
     --------
@@ -64,59 +74,33 @@ class EchoTransport(SyncEcho[httpx.Response], httpx.BaseTransport):
     >>> client = httpx.Client(transport=promptecho.EchoTransport("cassettes/chat.json"))
     """
 
-    _errors = httpx
+    _http = httpx
+    _replay_class = _ReplayStream
+    _recording_class = _RecordingStream
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self._handle(request)
 
-    def _response(
-        self, status: int, headers: Headers, stream: Any, extensions: Any
-    ) -> httpx.Response:
-        return httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
-
-    def _replay_stream(self, replay: Replay) -> _ReplayStream:
-        return _ReplayStream(replay, self._timing)
-
-    def _default_transport(self) -> httpx.HTTPTransport:
-        return httpx.HTTPTransport()
-
-    def _recording_stream(self, inner: Any, *args: Any) -> _RecordingStream:
-        return _RecordingStream(inner, *args)
-
 
 class AsyncEchoTransport(AsyncEcho[httpx.Response], httpx.AsyncBaseTransport):
-    """The async twin of `EchoTransport`, an `httpx.AsyncBaseTransport`."""
+    """The async twin of `EchoTransport`, a `httpx.AsyncBaseTransport`."""
 
-    _errors = httpx
+    _http = httpx
+    _replay_class = _ReplayStream
+    _recording_class = _AsyncRecordingStream
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await self._ahandle(request)
 
-    def _response(
-        self, status: int, headers: Headers, stream: Any, extensions: Any
-    ) -> httpx.Response:
-        return httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
-
-    def _replay_stream(self, replay: Replay) -> _ReplayStream:
-        return _ReplayStream(replay, self._timing)
-
-    def _default_transport(self) -> httpx.AsyncHTTPTransport:
-        return httpx.AsyncHTTPTransport()
-
-    def _recording_stream(self, inner: Any, *args: Any) -> _AsyncRecordingStream:
-        return _AsyncRecordingStream(inner, *args)
-
 
 def client(cassette: str | os.PathLike[str], /, **options: Any) -> httpx.Client:
-    """An `httpx.Client` whose transport is an `EchoTransport` on ``cassette``.
+    """A `httpx.Client` whose transport is an `EchoTransport` on ``cassette``.
 
     Keyword arguments that `EchoTransport` takes go to it; the rest go to the client.
     """
-    echo, rest = split_options(options)
-    return httpx.Client(transport=EchoTransport(cassette, **echo), **rest)
+    return make_client(httpx.Client, EchoTransport, cassette, options)
 
 
 def async_client(cassette: str | os.PathLike[str], /, **options: Any) -> httpx.AsyncClient:
-    """An `httpx.AsyncClient` whose transport is an `AsyncEchoTransport` on ``cassette``."""
-    echo, rest = split_options(options)
-    return httpx.AsyncClient(transport=AsyncEchoTransport(cassette, **echo), **rest)
+    """A `httpx.AsyncClient` whose transport is an `AsyncEchoTransport` on ``cassette``."""
+    return make_client(httpx.AsyncClient, AsyncEchoTransport, cassette, options)

@@ -1,8 +1,8 @@
 """The httpx2 flavour: `EchoTransport` and `AsyncEchoTransport` over `httpx2` classes.
 
-Only the classes are declared here; the behaviour is in `promptecho._adapter` and the
-decisions in `promptecho._recorder`, shared with the httpx flavour (`promptecho.EchoTransport`). A cassette recorded
-with either flavour replays with the other.
+Only the classes are declared here: which httpx2 classes they build on. The behaviour is
+in `promptecho._adapter` and the decisions in `promptecho._recorder`, both shared with
+the httpx flavour, so a cassette recorded with either flavour replays with the other.
 """
 
 from __future__ import annotations
@@ -23,28 +23,26 @@ from ._adapter import (
     ReplayChunks,
     SyncEcho,
     SyncRecordingTee,
-    split_options,
+    make_client,
 )
-from ._recorder import Replay
-from ._types import Headers
 
 __all__ = ["AsyncEchoTransport", "EchoTransport", "async_client", "client"]
 
 
 class _ReplayStream(ReplayChunks, httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    _errors = httpx2
+    _http = httpx2
 
 
 class _RecordingStream(SyncRecordingTee, httpx2.SyncByteStream):
-    _errors = httpx2
+    _http = httpx2
 
 
 class _AsyncRecordingStream(AsyncRecordingTee, httpx2.AsyncByteStream):
-    _errors = httpx2
+    _http = httpx2
 
 
 class EchoTransport(SyncEcho[httpx2.Response], httpx2.BaseTransport):
-    """An `httpx2.BaseTransport` that replays from a cassette, or records into it.
+    """A `httpx2.BaseTransport` that replays from a cassette, or records into it.
 
     Parameters
     ----------
@@ -56,13 +54,24 @@ class EchoTransport(SyncEcho[httpx2.Response], httpx2.BaseTransport):
         The canonical request fields whose values decide the response; replaces
         `promptecho.DEFAULT_MATCH_ON` (extend it with ``DEFAULT_MATCH_ON + ["temperature"]``).
     transport
-        The real transport to record through; an ``httpx2.HTTPTransport()`` is created
+        The real transport to record through; a ``httpx2.HTTPTransport()`` is created
         only when a request actually has to go upstream.
     allow_repeats
         Keep replaying the last recording of a request once every recording was played.
     replay_timing
         ``None`` replays streams as fast as possible, ``"recorded"`` reproduces the
         recorded gaps between events, a number scales them.
+    redact_headers, redact_query, redact
+        More names to redact: header names, query parameter names, and rules such as
+        ``"request:messages[*].content"`` or ``"response:choices[*].message.content"``.
+    before_record
+        Called with each interaction before it is written; returns it (changed) or None.
+    fsync
+        Flush to the disk before every journal append and rename.
+    on_miss
+        Called with each `promptecho.CassetteMiss` before it is raised.
+    allow_secrets
+        Write a cassette even when it holds something shaped like an API key.
 
     Examples
     --------
@@ -70,59 +79,33 @@ class EchoTransport(SyncEcho[httpx2.Response], httpx2.BaseTransport):
     >>> client = httpx2.Client(transport=promptecho.httpx2.EchoTransport("cassettes/chat.json"))
     """
 
-    _errors = httpx2
+    _http = httpx2
+    _replay_class = _ReplayStream
+    _recording_class = _RecordingStream
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         return self._handle(request)
 
-    def _response(
-        self, status: int, headers: Headers, stream: Any, extensions: Any
-    ) -> httpx2.Response:
-        return httpx2.Response(status, headers=headers, stream=stream, extensions=extensions)
-
-    def _replay_stream(self, replay: Replay) -> _ReplayStream:
-        return _ReplayStream(replay, self._timing)
-
-    def _default_transport(self) -> httpx2.HTTPTransport:
-        return httpx2.HTTPTransport()
-
-    def _recording_stream(self, inner: Any, *args: Any) -> _RecordingStream:
-        return _RecordingStream(inner, *args)
-
 
 class AsyncEchoTransport(AsyncEcho[httpx2.Response], httpx2.AsyncBaseTransport):
-    """The async twin of `EchoTransport`, an `httpx2.AsyncBaseTransport`."""
+    """The async twin of `EchoTransport`, a `httpx2.AsyncBaseTransport`."""
 
-    _errors = httpx2
+    _http = httpx2
+    _replay_class = _ReplayStream
+    _recording_class = _AsyncRecordingStream
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         return await self._ahandle(request)
 
-    def _response(
-        self, status: int, headers: Headers, stream: Any, extensions: Any
-    ) -> httpx2.Response:
-        return httpx2.Response(status, headers=headers, stream=stream, extensions=extensions)
-
-    def _replay_stream(self, replay: Replay) -> _ReplayStream:
-        return _ReplayStream(replay, self._timing)
-
-    def _default_transport(self) -> httpx2.AsyncHTTPTransport:
-        return httpx2.AsyncHTTPTransport()
-
-    def _recording_stream(self, inner: Any, *args: Any) -> _AsyncRecordingStream:
-        return _AsyncRecordingStream(inner, *args)
-
 
 def client(cassette: str | os.PathLike[str], /, **options: Any) -> httpx2.Client:
-    """An `httpx2.Client` whose transport is an `EchoTransport` on ``cassette``.
+    """A `httpx2.Client` whose transport is an `EchoTransport` on ``cassette``.
 
     Keyword arguments that `EchoTransport` takes go to it; the rest go to the client.
     """
-    echo, rest = split_options(options)
-    return httpx2.Client(transport=EchoTransport(cassette, **echo), **rest)
+    return make_client(httpx2.Client, EchoTransport, cassette, options)
 
 
 def async_client(cassette: str | os.PathLike[str], /, **options: Any) -> httpx2.AsyncClient:
-    """An `httpx2.AsyncClient` whose transport is an `AsyncEchoTransport` on ``cassette``."""
-    echo, rest = split_options(options)
-    return httpx2.AsyncClient(transport=AsyncEchoTransport(cassette, **echo), **rest)
+    """A `httpx2.AsyncClient` whose transport is an `AsyncEchoTransport` on ``cassette``."""
+    return make_client(httpx2.AsyncClient, AsyncEchoTransport, cassette, options)

@@ -274,3 +274,19 @@ def test_a_response_nobody_read_is_read_and_recorded_at_close(flavour: Flavour, 
     interactions = Cassette.load(cassette_path).interactions
     assert len(interactions) == 1
     assert interactions[0].response.body.value["choices"][0]["message"]["content"] == "You said: unread"  # type: ignore[union-attr]
+
+
+def test_a_transport_of_the_other_flavour_is_a_type_error_naming_the_right_one(
+    flavour: Flavour, cassette_path: Path
+) -> None:
+    other = "httpx2" if flavour.name == "httpx" else "httpx"
+    from .conftest import FLAVOURS
+
+    wrong = FLAVOURS[other].EchoTransport(cassette_path, mode="none")
+    with flavour.http.Client(transport=wrong) as client, pytest.raises(TypeError) as err:
+        client.post(CHAT_URL, json=chat("a"))
+    right = "promptecho.httpx2" if flavour.name == "httpx2" else "promptecho"
+    assert str(err.value) == (
+        f"EchoTransport is promptecho's {other} transport, but it was given a {flavour.name} "
+        f"request: use {right}.EchoTransport with a {flavour.name} client."
+    )
