@@ -109,6 +109,23 @@ def _endpoint(url: str) -> str:
     return f"{path}?{'&'.join(sorted(query.split('&')))}"
 
 
+def _decoded(
+    chunks: Sequence[tuple[float, bytes]], encoding: str | None
+) -> list[tuple[float, bytes]] | None:
+    """The chunks with their content-encoding undone, or None when that cannot be done."""
+    if not supports_encoding(encoding):
+        return None
+    decoder = IncrementalDecoder(encoding)
+    try:
+        decoded = [(t, decoder.decode(chunk)) for t, chunk in chunks]
+        tail = decoder.flush()
+    except ValueError:
+        return None
+    if tail:
+        decoded.append((decoded[-1][0], tail))
+    return decoded
+
+
 def _header(headers: Headers, name: str) -> str | None:
     for key, value in headers:
         if key.lower() == name:
@@ -264,17 +281,14 @@ class Recorder:
         stored_headers = redact_response_headers(headers, self.redaction)
         encoding = _header(headers, "content-encoding")
         body: Body
+        decoded = _decoded(chunks, encoding) if chunks else []
         if not chunks:
             body = Empty()
-        elif supports_encoding(encoding):
-            decoder = IncrementalDecoder(encoding)
-            decoded = [(t, decoder.decode(chunk)) for t, chunk in chunks]
-            tail = decoder.flush()
-            if tail:
-                decoded.append((decoded[-1][0], tail))
+        elif decoded is not None:
             body = build_body(_header(headers, "content-type"), decoded, stream_started=started)
         else:
-            # An encoding we cannot decode: keep the bytes and the header that explains them.
+            # An encoding we cannot decode (unknown, or corrupt bytes): keep the bytes as
+            # they came and the header that explains them, so replay hands over the same.
             body = Binary(data=b"".join(chunk for _, chunk in chunks))
             stored_headers["content-encoding"] = encoding or ""
         body = redact_response_body(body, self.redaction.response_paths)  # type: ignore[assignment]

@@ -321,3 +321,23 @@ def test_error_statuses_are_ordinary_recorded_responses(
     assert again.status_code == status
     assert again.headers["retry-after"] == "7"
     assert again.json() == {"error": {"type": "overloaded_error"}}
+
+
+def test_a_corrupt_gzip_body_is_kept_as_sent_with_its_encoding(
+    flavour: Flavour, cassette_path: Path
+) -> None:
+    garbage = b"\x1f\x8b\x08\x00" + bytes(range(60))  # a gzip header, then nonsense
+    headers = [("content-type", "application/json"), ("content-encoding", "gzip")]
+    upstream = serve(Reply(headers=headers, chunks=[garbage]))
+    with flavour.client(cassette_path, base_url=upstream.url) as client:
+        live = client.build_request("GET", "/broken")
+        raw_live = b"".join(client.send(live, stream=True).iter_raw())
+    upstream.stop()
+    stored = Cassette.load(cassette_path).interactions[0].response
+    assert stored is not None
+    assert isinstance(stored.body, Binary)
+    assert stored.headers["content-encoding"] == "gzip"
+    with flavour.client(cassette_path, base_url=upstream.url, mode="none") as client:
+        again = client.send(client.build_request("GET", "/broken"), stream=True)
+        assert b"".join(again.iter_raw()) == raw_live == garbage
+        again.close()
