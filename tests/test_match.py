@@ -82,9 +82,9 @@ def test_default_match_on_is_the_documented_tuple():
 @pytest.mark.parametrize(
     ("combined", "expected"),
     [
-        (DEFAULT_MATCH_ON + ["temperature"], (*DEFAULT_MATCH_ON, "temperature")),  # noqa: RUF005
-        (DEFAULT_MATCH_ON + ("seed", "top_p"), (*DEFAULT_MATCH_ON, "seed", "top_p")),  # noqa: RUF005
-        (["temperature"] + DEFAULT_MATCH_ON, ("temperature", *DEFAULT_MATCH_ON)),  # noqa: RUF005
+        (DEFAULT_MATCH_ON + ["temperature"], (*DEFAULT_MATCH_ON, "temperature")),
+        (DEFAULT_MATCH_ON + ("seed", "top_p"), (*DEFAULT_MATCH_ON, "seed", "top_p")),
+        (["temperature"] + DEFAULT_MATCH_ON, ("temperature", *DEFAULT_MATCH_ON)),
         (DEFAULT_MATCH_ON + (n for n in ["stop"]), (*DEFAULT_MATCH_ON, "stop")),
     ],
     ids=["plus-list", "plus-tuple", "list-plus", "plus-generator"],
@@ -107,7 +107,7 @@ def test_default_match_on_cannot_be_changed_in_place():
     "bad",
     [
         lambda: DEFAULT_MATCH_ON + "temperature",
-        lambda: DEFAULT_MATCH_ON + [3],  # noqa: RUF005
+        lambda: DEFAULT_MATCH_ON + [3],
         lambda: MatchOn(["a", ""]),
     ],
     ids=["a-bare-string", "a-number", "an-empty-name"],
