@@ -149,8 +149,10 @@ def rows_from(
     for c in contenders:
         value = results[c.name]
         if isinstance(value, str):
+            # A wrong replayed body is a wrong answer; any other error means it could not answer.
+            verdict = WRONG if value.startswith("WrongAnswer") else "FAILED"
             rows.append(
-                Row(workload, case, c.name, None, unit, c.floor, None, target, WRONG, value)
+                Row(workload, case, c.name, None, unit, c.floor, None, target, verdict, value)
             )
             continue
         med = statistics.median(value)

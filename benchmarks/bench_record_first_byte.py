@@ -93,6 +93,8 @@ def run(quick: bool) -> list[Row]:
         "vcrpy (body match)": "vcrpy",
         "cassetter (body match)": "cassetter",
     }
+    if quick:  # a smoke run: the peers take the whole stream (~0.3 s) per repetition
+        kinds = {k: v for k, v in kinds.items() if v in ("floor", "promptecho")}
     results: dict[str, list[float] | str] = {}
     for name, kind in kinds.items():
         _, lines = once(kind)
