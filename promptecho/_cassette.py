@@ -167,25 +167,18 @@ class Cassette(Base, kw_only=True):
     def from_bytes(cls, data: bytes, path: str | os.PathLike[str] = "<bytes>") -> Cassette:
         """Validate a cassette held in memory; ``path`` names it in errors."""
         try:
-            header = _header_decoder.decode(data)
-        except msgspec.ValidationError as err:  # a subclass of DecodeError: test it first
-            raise CassetteError(path, f"is not a promptecho cassette ({err})") from None
-        except msgspec.DecodeError as err:
+            cassette = _decoder.decode(data)
+        except msgspec.DecodeError as err:  # ValidationError included
+            # Say "upgrade" rather than "unknown field" for a file from a newer promptecho.
+            _check_version(data, path)
+            if isinstance(err, msgspec.ValidationError):
+                raise CassetteError(path, f"is not a valid cassette ({err})") from None
             raise CassetteError(path, f"is not valid JSON ({err})") from None
         except RecursionError:
             raise CassetteError(path, "is nested too deeply to be a cassette") from None
-        if header.version > FORMAT_VERSION:
-            raise CassetteError(
-                path,
-                f"has format version {header.version}, but this promptecho reads versions up "
-                f"to {FORMAT_VERSION}: upgrade promptecho (pip install -U promptecho)",
-            )
-        try:
-            return _decoder.decode(data)
-        except msgspec.ValidationError as err:
-            raise CassetteError(path, f"is not a valid cassette ({err})") from None
-        except RecursionError:
-            raise CassetteError(path, "is nested too deeply to be a cassette") from None
+        if cassette.version > FORMAT_VERSION:
+            raise _newer(path, cassette.version)
+        return cassette
 
     def to_bytes(self) -> bytes:
         """The file's bytes: pretty-printed, two-space indent, trailing newline."""
@@ -220,6 +213,25 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _check_version(data: bytes, path: str | os.PathLike[str]) -> None:
+    try:
+        header = _header_decoder.decode(data)
+    except msgspec.ValidationError as err:
+        raise CassetteError(path, f"is not a promptecho cassette ({err})") from None
+    except (msgspec.DecodeError, RecursionError):
+        return  # not JSON at all: the caller says so
+    if header.version > FORMAT_VERSION:
+        raise _newer(path, header.version)
+
+
+def _newer(path: str | os.PathLike[str], version: int) -> CassetteError:
+    return CassetteError(
+        path,
+        f"has format version {version}, but this promptecho reads versions up to "
+        f"{FORMAT_VERSION}: upgrade promptecho (pip install -U promptecho)",
+    )
 
 
 class _Header(msgspec.Struct):

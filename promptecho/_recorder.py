@@ -340,7 +340,7 @@ class Recorder:
                 keep=lambda old: [i for i in old if msgspec.json.encode(i) not in replaced],
                 fsync=self.fsync,
             )
-        else:
+        elif self.recorded or has_journal(self.path):
             fold(self.path, fsync=self.fsync)
 
     def unplayed(self) -> list[Interaction]:

@@ -14,6 +14,8 @@ not exist (Windows) the lock is a no-op: one process per cassette there.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import os
 import tempfile
@@ -45,11 +47,16 @@ def journal_path(path: Path) -> Path:
     return path.with_name(path.name + ".journal")
 
 
-def _lock_path(path: Path) -> Path:
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    folder = Path(tempfile.gettempdir()) / "promptecho-locks"
-    folder.mkdir(exist_ok=True)
-    return folder / f"{digest}.lock"
+def _lock_path(path: Path) -> str:
+    return _lock_file(os.path.abspath(path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _lock_file(absolute: str) -> str:
+    digest = hashlib.sha256(absolute.encode()).hexdigest()[:32]
+    folder = os.path.join(tempfile.gettempdir(), "promptecho-locks")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f"{digest}.lock")
 
 
 @contextmanager
@@ -130,28 +137,33 @@ def fold(
         # unlink is recognised next time (the cassette has that digest) instead of folding
         # the same lines twice; one killed before the replace is simply redone.
         tag = _digest(data)
+        folding = _folding_dir(path)
         moved = []
         for n, file in enumerate([*leftovers, journal_path(path)]):
             if file.exists():
-                moved.append(
-                    file.rename(file.with_name(f"{journal_path(path).name}.{tag}.{n}.folding"))
-                )
+                folding.mkdir(exist_ok=True)
+                moved.append(file.rename(folding / f"{tag}.{n}.folding"))
         write_atomically(path, data, fsync=fsync)
         for file in moved:
             file.unlink()
+        with contextlib.suppress(OSError):  # another process may have refilled it meanwhile
+            folding.rmdir()
         return cassette
 
 
 def has_journal(path: Path) -> bool:
     """Whether a journal (or a killed fold's leftovers) waits to be folded into ``path``.
 
-    Checked without the lock: a journal that another process starts a moment later is
-    folded by that process when it closes.
+    Two ``stat`` calls, without the lock: a journal that another process starts a moment
+    later is folded by that process when it closes.
     """
-    if journal_path(path).exists():
-        return True
-    prefix = journal_path(path).name + "."
-    return any(p.name.startswith(prefix) for p in path.parent.glob("*.folding"))
+    return journal_path(path).exists() or _folding_dir(path).exists()
+
+
+def _folding_dir(path: Path) -> Path:
+    # Journals being folded are moved here, named after the digest of the cassette the
+    # fold is about to write (see fold).
+    return path.with_name(journal_path(path).name + ".folding")
 
 
 def _digest(data: bytes) -> str:
@@ -160,12 +172,14 @@ def _digest(data: bytes) -> str:
 
 def _unfolded_leftovers(path: Path, current: bytes | None) -> list[Path]:
     """Journals of a fold that was killed: drop those the cassette holds, return the rest."""
-    prefix = journal_path(path).name + "."
-    found = sorted(p for p in path.parent.glob("*.folding") if p.name.startswith(prefix))
-    digest = _digest(current) if current is not None else None
+    folding = _folding_dir(path)
+    if not folding.is_dir():
+        return []
+    found = sorted(folding.iterdir())
+    digest = _digest(current) if current is not None and found else None
     unfolded = []
     for file in found:
-        if file.name[len(prefix) :].partition(".")[0] == digest:
+        if file.name.partition(".")[0] == digest:
             file.unlink()
         else:
             unfolded.append(file)
