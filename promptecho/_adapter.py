@@ -8,7 +8,6 @@ Every decision is the `Recorder`'s; this module moves bytes between it and the f
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import threading
@@ -16,7 +15,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from ._cassette import Failure, Interaction
 from ._errors import CassetteError, CassetteMiss
@@ -38,33 +37,32 @@ ResponseT = TypeVar("ResponseT")
 ClientT = TypeVar("ClientT")
 
 
-class _Headers(Protocol):
-    def multi_items(self) -> list[tuple[str, str]]: ...
+if TYPE_CHECKING:  # the shapes the mixins rely on; at run time any flavour's objects
 
+    class _Headers(Protocol):
+        def multi_items(self) -> list[tuple[str, str]]: ...
 
-class _Request(Protocol):
-    @property
-    def method(self) -> str: ...
-    @property
-    def url(self) -> object: ...
-    @property
-    def headers(self) -> _Headers: ...
-    def read(self) -> bytes: ...
+    class _Request(Protocol):
+        @property
+        def method(self) -> str: ...
+        @property
+        def url(self) -> object: ...
+        @property
+        def headers(self) -> _Headers: ...
+        def read(self) -> bytes: ...
 
+    class _AsyncRequest(_Request, Protocol):
+        async def aread(self) -> bytes: ...
 
-class _AsyncRequest(_Request, Protocol):
-    async def aread(self) -> bytes: ...
-
-
-class _Response(Protocol):
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def headers(self) -> _Headers: ...
-    @property
-    def extensions(self) -> Any: ...
-    @property
-    def stream(self) -> Any: ...
+    class _Response(Protocol):
+        @property
+        def status_code(self) -> int: ...
+        @property
+        def headers(self) -> _Headers: ...
+        @property
+        def extensions(self) -> Any: ...
+        @property
+        def stream(self) -> Any: ...
 
 
 def _delay_seconds(delay_ms: int, timing: ReplayTiming) -> float:
@@ -117,6 +115,8 @@ class ReplayChunks:
         for delay_ms, chunk in self._replay.chunks:
             pause = _delay_seconds(delay_ms, self._timing)
             if pause:
+                import asyncio  # only async replays with timing need it: keep imports light
+
                 await asyncio.sleep(pause)
             yield chunk
         if self._replay.error is not None:

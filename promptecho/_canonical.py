@@ -14,21 +14,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import msgspec
 
-from ._dialects import (
-    anthropic,
-    cohere,
-    embeddings,
-    gemini,
-    ollama,
-    openai_chat,
-    openai_responses,
-    speech,
-)
 from ._dialects._schema import (
     Data,
     Document,
@@ -213,11 +204,11 @@ def _ollama_stream(url: str, body: dict[str, JSON]) -> bool:
 
 
 def _anthropic_stream(url: str, body: dict[str, JSON]) -> bool:
-    return body.get("stream") is True or anthropic.stream_from_url(url)
+    return body.get("stream") is True or bool(_function("anthropic", "stream_from_url")(url))
 
 
 def _gemini_stream(url: str, body: dict[str, JSON]) -> bool:
-    return gemini.stream_from_url(url)
+    return bool(_function("gemini", "stream_from_url")(url))
 
 
 def _speech_stream(url: str, body: dict[str, JSON]) -> bool:
@@ -228,22 +219,36 @@ def _never(url: str, body: dict[str, JSON]) -> bool:
     return False
 
 
+@functools.cache
+def _function(module: str, name: str) -> Callable[..., Any]:
+    # Dialect modules load on first use: a suite that talks to one provider, or replays
+    # only, does not pay for importing all of them.
+    return cast(
+        Callable[..., Any],
+        getattr(importlib.import_module(f"{__package__}._dialects.{module}"), name),
+    )
+
+
 class _Dialect(NamedTuple):
     api: str
-    parse: Callable[[dict[str, JSON], str], dict[str, JSON]]
+    module: str  # in promptecho._dialects
+    function: str  # parse(body, url) -> canonical body
     stream: Callable[[str, dict[str, JSON]], bool] = _body_stream
 
+    def parse(self, body: dict[str, JSON], url: str) -> dict[str, JSON]:
+        return cast(dict[str, JSON], _function(self.module, self.function)(body, url))
 
-_ANTHROPIC = _Dialect("anthropic", anthropic.parse, _anthropic_stream)
-_OPENAI_CHAT = _Dialect("openai-chat", openai_chat.parse)
-_OPENAI_RESPONSES = _Dialect("openai-responses", openai_responses.parse)
-_GEMINI = _Dialect("gemini", gemini.parse, _gemini_stream)
-_COHERE = _Dialect("cohere", cohere.parse)
-_OLLAMA_CHAT = _Dialect("ollama-chat", ollama.parse_chat, _ollama_stream)
-_OLLAMA_GENERATE = _Dialect("ollama-generate", ollama.parse_generate, _ollama_stream)
-_EMBEDDINGS = _Dialect("embeddings", embeddings.parse, _never)
-_GEMINI_EMBEDDINGS = _Dialect("embeddings", embeddings.parse_gemini, _never)
-_SPEECH = _Dialect("speech", speech.parse, _speech_stream)
+
+_ANTHROPIC = _Dialect("anthropic", "anthropic", "parse", _anthropic_stream)
+_OPENAI_CHAT = _Dialect("openai-chat", "openai_chat", "parse")
+_OPENAI_RESPONSES = _Dialect("openai-responses", "openai_responses", "parse")
+_GEMINI = _Dialect("gemini", "gemini", "parse", _gemini_stream)
+_COHERE = _Dialect("cohere", "cohere", "parse")
+_OLLAMA_CHAT = _Dialect("ollama-chat", "ollama", "parse_chat", _ollama_stream)
+_OLLAMA_GENERATE = _Dialect("ollama-generate", "ollama", "parse_generate", _ollama_stream)
+_EMBEDDINGS = _Dialect("embeddings", "embeddings", "parse", _never)
+_GEMINI_EMBEDDINGS = _Dialect("embeddings", "embeddings", "parse_gemini", _never)
+_SPEECH = _Dialect("speech", "speech", "parse", _speech_stream)
 
 # Hosts that speak one chat wire format; their embeddings and OpenAI-compatibility
 # endpoints are left to the path rules.

@@ -11,7 +11,6 @@ gives no diff); Struct fields keep their declaration order.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import msgspec
@@ -192,7 +191,9 @@ class Cassette(Base, kw_only=True):
 def write_atomically(path: Path, data: bytes, *, fsync: bool = False) -> None:
     """Replace ``path`` with ``data`` so that readers see the old file or the new, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # (tempfile.mkstemp does this too, but importing tempfile costs more than this line.)
+    tmp = str(path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp"))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -7,7 +7,6 @@ and ``describe`` renders them one line each for a ``CassetteMiss``.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from typing import Final
@@ -226,6 +225,8 @@ def _diff_aligned(
 ) -> None:
     left = [_encode(v) for v in recorded]
     right = [_encode(v) for v in incoming]
+    import difflib  # only a miss aligns lists, and a run without misses never needs it
+
     matcher = difflib.SequenceMatcher(None, left, right, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":

@@ -22,6 +22,7 @@ just removed; only on a hit does it walk the interaction to name the JSON path.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -179,11 +180,18 @@ _KINDS = {
     "github": rb"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
     "bearer": rb"[Bb]earer\s+[A-Za-z0-9._~+/-]{16,}=*",
 }
-_SHAPES = re.compile(
-    rb"(?<![A-Za-z0-9_-])(?:"
-    + b"|".join(b"(?P<%s>%s)" % (k.encode(), p) for k, p in _KINDS.items())
-    + b")"
-)
+
+
+@functools.cache
+def _shapes() -> re.Pattern[bytes]:
+    # Compiled on first use: a run that only replays never scans anything.
+    return re.compile(
+        rb"(?<![A-Za-z0-9_-])(?:"
+        + b"|".join(b"(?P<%s>%s)" % (k.encode(), p) for k, p in _KINDS.items())
+        + b")"
+    )
+
+
 # Generic shapes are only keys when they look random: prose such as "sk-learn-compatible-
 # estimators" or "Bearer YOUR_TOKEN_HERE" is not.
 _NEEDS_ENTROPY = frozenset({"openai", "anthropic", "bearer"})
@@ -223,7 +231,7 @@ def find_secret(interaction: Interaction, removed: Sequence[str] = ()) -> Secret
 
 def _kinds_in(data: bytes) -> list[str]:
     kinds: list[str] = []
-    for match in _SHAPES.finditer(data):
+    for match in _shapes().finditer(data):
         kind = match.lastgroup
         assert kind is not None
         if kind not in kinds and (

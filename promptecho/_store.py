@@ -18,7 +18,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +53,8 @@ def _lock_path(path: Path) -> str:
 @functools.lru_cache(maxsize=4096)
 def _lock_file(absolute: str) -> str:
     digest = hashlib.sha256(absolute.encode()).hexdigest()[:32]
+    import tempfile  # here, not at the top: it is slow to import and needed only to record
+
     folder = os.path.join(tempfile.gettempdir(), "promptecho-locks")
     os.makedirs(folder, exist_ok=True)
     return os.path.join(folder, f"{digest}.lock")

@@ -105,9 +105,7 @@ def _is_path(cassette: str | os.PathLike[str]) -> bool:
 # -- the mode ---------------------------------------------------------------------------
 
 
-def resolve_mode(
-    *, option: str | None, marker: str | None, ci: bool, ini: str | None
-) -> Mode:
+def resolve_mode(*, option: str | None, marker: str | None, ci: bool, ini: str | None) -> Mode:
     """The mode a transport gets, from every place that can set it.
 
     >>> resolve_mode(option=None, marker="all", ci=True, ini="once")
@@ -193,7 +191,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="fail a test whose cassette holds interactions it did not play.",
     )
-    parser.addini("promptecho_cassette_dir", "folder of cassettes (default: cassettes/ beside each test file)")
+    parser.addini(
+        "promptecho_cassette_dir", "folder of cassettes (default: cassettes/ beside each test file)"
+    )
     parser.addini("promptecho_mode", "default record mode: once, none, new_episodes or all")
     parser.addini("promptecho_flavor", "default HTTP library of the fixtures: httpx or httpx2")
 
@@ -305,7 +305,11 @@ class CassetteHandle:
         self.mode: Mode = self._mode(self._marker.get("mode"))
 
     def transport(
-        self, *, cassette: str | os.PathLike[str] | None = None, flavor: Flavor | None = None, **options: Any
+        self,
+        *,
+        cassette: str | os.PathLike[str] | None = None,
+        flavor: Flavor | None = None,
+        **options: Any,
     ) -> Any:
         """An ``EchoTransport`` of the flavour, closed at teardown."""
         echo = self._echo("EchoTransport", cassette, flavor, options, client=False)[0]
@@ -313,7 +317,11 @@ class CassetteHandle:
         return echo
 
     def async_transport(
-        self, *, cassette: str | os.PathLike[str] | None = None, flavor: Flavor | None = None, **options: Any
+        self,
+        *,
+        cassette: str | os.PathLike[str] | None = None,
+        flavor: Flavor | None = None,
+        **options: Any,
     ) -> Any:
         """An ``AsyncEchoTransport`` of the flavour, closed at teardown."""
         echo = self._echo("AsyncEchoTransport", cassette, flavor, options, client=False)[0]
@@ -321,7 +329,11 @@ class CassetteHandle:
         return echo
 
     def client(
-        self, *, cassette: str | os.PathLike[str] | None = None, flavor: Flavor | None = None, **options: Any
+        self,
+        *,
+        cassette: str | os.PathLike[str] | None = None,
+        flavor: Flavor | None = None,
+        **options: Any,
     ) -> Any:
         """A ``Client`` of the flavour over an ``EchoTransport``, closed at teardown."""
         echo, http, rest = self._echo("EchoTransport", cassette, flavor, options, client=True)
@@ -330,7 +342,11 @@ class CassetteHandle:
         return client
 
     def async_client(
-        self, *, cassette: str | os.PathLike[str] | None = None, flavor: Flavor | None = None, **options: Any
+        self,
+        *,
+        cassette: str | os.PathLike[str] | None = None,
+        flavor: Flavor | None = None,
+        **options: Any,
     ) -> Any:
         """An ``AsyncClient`` of the flavour over an ``AsyncEchoTransport``, closed at teardown."""
         echo, http, rest = self._echo("AsyncEchoTransport", cassette, flavor, options, client=True)
@@ -413,11 +429,17 @@ class CassetteHandle:
                 continue
             left = {msgspec.json.encode(i) for i in unplayed}
             played = (
-                [i for i in Cassette.load(recorder.path).interactions if msgspec.json.encode(i) not in left]
+                [
+                    i
+                    for i in Cassette.load(recorder.path).interactions
+                    if msgspec.json.encode(i) not in left
+                ]
                 if recorder.path.exists()
                 else []
             )
-            lines.append(f"{recorder.path} holds {_plural(len(unplayed), 'interaction')} this test did not play:")
+            lines.append(
+                f"{recorder.path} holds {_plural(len(unplayed), 'interaction')} this test did not play:"
+            )
             for interaction in unplayed:
                 lines.extend(_describe_unplayed(interaction, played, recorder.match_on))
         if not lines:
@@ -431,7 +453,11 @@ def _describe_unplayed(
 ) -> list[str]:
     request = interaction.request
     lines = [f"  {request.method} {request.url}"]
-    same = [i.request for i in played if (i.request.method, i.request.url) == (request.method, request.url)]
+    same = [
+        i.request
+        for i in played
+        if (i.request.method, i.request.url) == (request.method, request.url)
+    ]
     if not same:
         return [*lines, "    (the test made no request to this endpoint)"]
     recorded = select(request.body, request.api, match_on)
@@ -470,13 +496,21 @@ def _handle_for(request: pytest.FixtureRequest) -> CassetteHandle:
     marker = _marker_options(item)
     test_file = Path(str(item.path))
     class_name = item.cls.__name__ if getattr(item, "cls", None) is not None else None  # type: ignore[attr-defined]
-    path = default_cassette_path(test_file, item.name, class_name, cassette_dir=settings.cassette_dir)
+    path = default_cassette_path(
+        test_file, item.name, class_name, cassette_dir=settings.cassette_dir
+    )
     cassette = marker.pop("cassette", None)
     if cassette is not None:
-        path = test_file.parent / cassette if _is_path(cassette) else path.parent / f"{_safe_name(str(cassette))}.json"
+        path = (
+            test_file.parent / cassette
+            if _is_path(cassette)
+            else path.parent / f"{_safe_name(str(cassette))}.json"
+        )
     _, rest = split_options(marker)
     if rest:
-        raise TypeError(f"@pytest.mark.promptecho got unexpected option(s): {', '.join(sorted(rest))}")
+        raise TypeError(
+            f"@pytest.mark.promptecho got unexpected option(s): {', '.join(sorted(rest))}"
+        )
     return CassetteHandle(path, test_dir=test_file.parent, marker=marker, settings=settings)
 
 
@@ -541,4 +575,3 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         if report:
             pytest.fail(report, pytrace=False)
     return result
-
