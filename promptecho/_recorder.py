@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
+import types
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,13 +24,16 @@ import msgspec
 from ._canonical import Canonical, canonicalize_request
 from ._cassette import (
     Binary,
-    Body,
     Cassette,
     Empty,
     Failure,
     Interaction,
+    Json,
+    Ndjson,
     RecordedRequest,
     RecordedResponse,
+    Sse,
+    Text,
 )
 from ._content import IncrementalDecoder, build_body, render_body, supports_encoding
 from ._errors import CassetteError, CassetteMiss, Difference, invalid_mode
@@ -40,7 +44,6 @@ from ._redact import (
     redact_response_headers,
     redact_url,
 )
-from ._secrets import find_secret, redact_json, redact_response_body
 from ._store import append_journal, fold, has_journal, journal_path
 from ._types import MODES, Headers, Mode
 
@@ -107,6 +110,14 @@ def _endpoint(url: str) -> str:
     if not sep:
         return path
     return f"{path}?{'&'.join(sorted(query.split('&')))}"
+
+
+def _secrets() -> types.ModuleType:
+    # Redaction rules and the secret scan load with the first recording or rule: a run that
+    # only replays never needs them.
+    from . import _secrets
+
+    return _secrets
 
 
 def _decoded(
@@ -194,7 +205,7 @@ class Recorder:
                         stream=request.stream,
                         # Idempotent on a redacted body; lets a cassette recorded before a
                         # `request:` rule was added still match.
-                        body=redact_json(request.body, self.redaction.request_paths),
+                        body=_secrets().redact_json(request.body, self.redaction.request_paths),
                     ),
                 ),
             )
@@ -226,7 +237,7 @@ class Recorder:
         if self.redaction.request_paths:
             # Before the key: the incoming request must match its redacted recording.
             canonical = msgspec.structs.replace(
-                canonical, body=redact_json(canonical.body, self.redaction.request_paths)
+                canonical, body=_secrets().redact_json(canonical.body, self.redaction.request_paths)
             )
         key = self._key_of(method, stored_url, canonical)
         with self._lock:
@@ -280,7 +291,7 @@ class Recorder:
         """
         stored_headers = redact_response_headers(headers, self.redaction)
         encoding = _header(headers, "content-encoding")
-        body: Body
+        body: Empty | Json | Text | Sse | Ndjson | Binary
         decoded = _decoded(chunks, encoding) if chunks else []
         if not chunks:
             body = Empty()
@@ -291,7 +302,8 @@ class Recorder:
             # they came and the header that explains them, so replay hands over the same.
             body = Binary(data=b"".join(chunk for _, chunk in chunks))
             stored_headers["content-encoding"] = encoding or ""
-        body = redact_response_body(body, self.redaction.response_paths)  # type: ignore[assignment]
+        if self.redaction.response_paths:
+            body = _secrets().redact_response_body(body, self.redaction.response_paths)
         response = RecordedResponse(status=status, headers=stored_headers, body=body)
         self._keep(Interaction(request=record.request, response=response, error=error), record)
 
@@ -317,7 +329,7 @@ class Recorder:
                 return
             interaction = changed
         if not self.allow_secrets:
-            hit = find_secret(interaction, record.secrets)
+            hit = _secrets().find_secret(interaction, record.secrets)
             if hit is not None:
                 raise CassetteError(
                     self.path,

@@ -8,10 +8,13 @@ idempotency keys) change between identical calls and would only make diffs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
-from ._secrets import BodyPath, parse_rules
 from ._types import Headers
+
+if TYPE_CHECKING:
+    from ._secrets import BodyPath
 
 __all__ = [
     "MARKER",
@@ -80,12 +83,18 @@ class Redaction:
         response_headers: Iterable[str] = (),
         rules: Sequence[str] = (),
     ) -> None:
-        parsed = parse_rules(rules)
-        self.headers = SECRET_HEADERS | {h.lower() for h in [*headers, *parsed.headers]}
-        self.query = SECRET_QUERY | {q.lower() for q in [*query, *parsed.query]}
+        self.request_paths: tuple[BodyPath, ...] = ()
+        self.response_paths: tuple[BodyPath, ...] = ()
+        if rules:
+            from ._secrets import parse_rules  # body paths are rare: load their parser then
+
+            parsed = parse_rules(rules)
+            headers = [*headers, *parsed.headers]
+            query = [*query, *parsed.query]
+            self.request_paths, self.response_paths = parsed.request, parsed.response
+        self.headers = SECRET_HEADERS | {h.lower() for h in headers}
+        self.query = SECRET_QUERY | {q.lower() for q in query}
         self.response_headers = SECRET_RESPONSE_HEADERS | {h.lower() for h in response_headers}
-        self.request_paths: tuple[BodyPath, ...] = parsed.request
-        self.response_paths: tuple[BodyPath, ...] = parsed.response
 
 
 def redact_request_headers(
