@@ -192,22 +192,17 @@ class Recorder:
         # A journal left by a killed process is folded in first, so it is never lost.
         folded = fold(self.path, fsync=self.fsync) if has_journal(self.path) else None
         cassette = folded or Cassette.load(self.path)
+        paths = self.redaction.request_paths
         for number, interaction in enumerate(cassette.interactions):
             request = interaction.request
+            body = request.body
+            if paths:
+                # Idempotent on a redacted body; lets a cassette recorded before a
+                # `request:` rule was added still match.
+                body = _secrets().redact_json(body, paths)
+            canonical = Canonical(api=request.api, stream=request.stream, body=body)
             entry = _Entry(
-                number,
-                interaction,
-                self._key_of(
-                    request.method,
-                    request.url,
-                    Canonical(
-                        api=request.api,
-                        stream=request.stream,
-                        # Idempotent on a redacted body; lets a cassette recorded before a
-                        # `request:` rule was added still match.
-                        body=_secrets().redact_json(request.body, self.redaction.request_paths),
-                    ),
-                ),
+                number, interaction, self._key_of(request.method, request.url, canonical)
             )
             self._entries.append(entry)
             self._index.setdefault(entry.key, deque()).append(entry)

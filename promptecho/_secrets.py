@@ -229,8 +229,15 @@ def find_secret(interaction: Interaction, removed: Sequence[str] = ()) -> Secret
     )
 
 
+# Every shape starts with one of these; plain substring search (memchr speed) rules most
+# interactions out before the regex, whose lookbehind and alternation cost ~50 µs per KB.
+_PREFIXES = (b"sk-", b"AIza", b"AKIA", b"ASIA", b"gh", b"github_pat_", b"earer")
+
+
 def _kinds_in(data: bytes) -> list[str]:
     kinds: list[str] = []
+    if not any(prefix in data for prefix in _PREFIXES):
+        return kinds
     for match in _shapes().finditer(data):
         kind = match.lastgroup
         assert kind is not None
