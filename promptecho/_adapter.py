@@ -301,6 +301,7 @@ class _Echo(Generic[ResponseT]):
         self._closed = False
         # Recording streams not read to their end yet: close() reads them so they are kept.
         self._unfinished: set[_Tee] = set()
+        self._headers: dict[int, Any] = {}
 
     @property
     def path(self) -> Path:
@@ -336,9 +337,14 @@ class _Echo(Generic[ResponseT]):
             assert replay.error is not None
             _raise_failure(self._http, replay.error)
         assert replay.status is not None
+        # The flavour's Headers are built once per recording (a Response copies them
+        # cheaply); a recording lives as long as the transport, so its id is stable.
+        headers = self._headers.get(id(replay))
+        if headers is None:
+            headers = self._headers[id(replay)] = self._http.Headers(replay.headers)
         # stream= rather than content=: httpx adds no Content-Length or
         # Transfer-Encoding headers for a stream, so the recorded headers stay as they were.
-        return self._response(replay.status, replay.headers, self._replay_stream(replay), None)
+        return self._response(replay.status, headers, self._replay_stream(replay), None)
 
     def _ensure_transport(self) -> None:
         # Under a lock: threads sharing the transport would otherwise each create one, and
@@ -356,7 +362,7 @@ class _Echo(Generic[ResponseT]):
                 f"a {theirs} request: use {other}.{type(self).__name__} with a {theirs} client."
             )
 
-    def _response(self, status: int, headers: Headers, stream: Any, extensions: Any) -> ResponseT:
+    def _response(self, status: int, headers: Any, stream: Any, extensions: Any) -> ResponseT:
         response = self._http.Response(
             status, headers=headers, stream=stream, extensions=extensions
         )
