@@ -6,8 +6,9 @@ stores as ``request.body`` and what ``_match.select`` picks the match key from).
 
 A dialect is chosen from the URL host first, then the URL path, then the body shape, so
 a gateway on localhost behaves like the brand-name host it fronts. Each wire format has a
-pure module in ``_dialects``; they all parse into the Structs of ``_dialects._schema``
-(re-exported here), which turn into plain data once, at the end.
+pure module in ``_dialects``, loaded on first use; each builds the canonical body as
+plain data directly. ``_dialects._schema`` describes that shape as msgspec Structs (the
+tests validate every canonical body against them); nothing imports it at run time.
 """
 
 from __future__ import annotations
@@ -20,42 +21,10 @@ from typing import Any, NamedTuple, cast
 
 import msgspec
 
-from ._dialects._schema import (
-    Data,
-    Document,
-    Embedding,
-    Image,
-    Message,
-    Other,
-    Part,
-    Request,
-    Speech,
-    Text,
-    Thinking,
-    Tool,
-    ToolCall,
-    ToolChoice,
-    ToolResult,
-)
 from ._types import JSON
 
 __all__ = [
     "Canonical",
-    "Data",
-    "Document",
-    "Embedding",
-    "Image",
-    "Message",
-    "Other",
-    "Part",
-    "Request",
-    "Speech",
-    "Text",
-    "Thinking",
-    "Tool",
-    "ToolCall",
-    "ToolChoice",
-    "ToolResult",
     "canonicalize",
     "canonicalize_request",
     "register_normalizer",

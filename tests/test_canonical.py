@@ -20,13 +20,11 @@ from hypothesis import strategies as st
 
 from promptecho import _canonical
 from promptecho._canonical import (
-    Embedding,
-    Request,
-    Speech,
     canonicalize,
     canonicalize_request,
     register_normalizer,
 )
+from promptecho._dialects._schema import Embedding, Request, Speech
 from promptecho._match import select
 
 DATA = Path(__file__).parent / "data" / "canonical"
