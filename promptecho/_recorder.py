@@ -44,7 +44,7 @@ from ._redact import (
     redact_response_headers,
     redact_url,
 )
-from ._store import append_journal, fold, has_journal, journal_path
+from ._store import append_journal, fold, has_journal
 from ._types import MODES, Headers, Mode
 
 __all__ = ["Record", "Recorder", "Replay"]
@@ -137,6 +137,16 @@ def _decoded(
     return decoded
 
 
+def _headers_named(headers: Headers, names: tuple[str, ...]) -> dict[str, str]:
+    """The first value of each of ``names`` (lower case) present in ``headers``."""
+    found: dict[str, str] = {}
+    for key, value in headers:
+        lowered = key.lower()
+        if lowered in names and lowered not in found:
+            found[lowered] = value
+    return found
+
+
 def _header(headers: Headers, name: str) -> str | None:
     for key, value in headers:
         if key.lower() == name:
@@ -182,16 +192,15 @@ class Recorder:
         self._entries: list[_Entry] = []
         self._index: dict[_Key, deque[_Entry]] = {}
         self._replaced: set[bytes] = set()
-        self.existed = path.exists() or journal_path(path).exists()
+        # A journal left by a killed process is folded in first, so it is never lost.
+        folded = fold(path, fsync=fsync) if has_journal(path) else None
+        self.existed = folded is not None or path.exists()
         if self.existed:
-            self._load()
+            self._load(folded or Cassette.load(path))
 
     # -- loading ----------------------------------------------------------------------
 
-    def _load(self) -> None:
-        # A journal left by a killed process is folded in first, so it is never lost.
-        folded = fold(self.path, fsync=self.fsync) if has_journal(self.path) else None
-        cassette = folded or Cassette.load(self.path)
+    def _load(self, cassette: Cassette) -> None:
         paths = self.redaction.request_paths
         for number, interaction in enumerate(cassette.interactions):
             request = interaction.request
@@ -218,7 +227,8 @@ class Recorder:
 
     def decide(self, method: str, url: str, headers: Headers, body: bytes) -> Replay | Record:
         """Replay a recording, or say that the request must go upstream; raise on a miss."""
-        upgrade = _header(headers, "upgrade")
+        wanted = _headers_named(headers, ("upgrade", "content-type"))  # one pass, hot path
+        upgrade = wanted.get("upgrade")
         if upgrade:
             raise CassetteError(
                 self.path,
@@ -228,7 +238,7 @@ class Recorder:
             )
         secrets: list[str] = []
         stored_url = redact_url(url, self.redaction, secrets)
-        canonical = canonicalize_request(method, url, body, _header(headers, "content-type"))
+        canonical = canonicalize_request(method, url, body, wanted.get("content-type"))
         if self.redaction.request_paths:
             # Before the key: the incoming request must match its redacted recording.
             canonical = msgspec.structs.replace(

@@ -83,3 +83,15 @@ def test_a_torn_last_journal_line_is_ignored_and_the_rest_kept(
     assert len(Cassette.load(cassette_path).interactions) == 1
     assert not journal.exists()
     echo.close()
+
+
+def test_a_journal_holding_only_a_torn_line_and_no_cassette_counts_as_absent(
+    cassette_path: Path,
+) -> None:
+    cassette_path.parent.mkdir(parents=True)
+    journal_path(cassette_path).write_bytes(b'{"request": {"method": "PO')
+    echo = EchoTransport(cassette_path)  # used to fail: "cannot be read"
+    assert not echo.recorder.existed
+    assert not journal_path(cassette_path).exists()
+    assert not cassette_path.exists()
+    echo.close()

@@ -6,7 +6,6 @@ Every test records from a `FakeUpstream` on 127.0.0.1, stops it, and replays wit
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
 from collections.abc import Callable
@@ -302,7 +301,7 @@ def test_gzip_encoded_bodies_are_stored_decoded_and_replay(
         assert again.text == live.text
     else:
         assert again.json() == live.json()
-    assert gzip.decompress(gzip.compress(b"x")) == b"x"
+    assert live.headers["content-encoding"] == "gzip"  # it really was compressed on the wire
 
 
 @pytest.mark.parametrize("status", [429, 500, 529])
