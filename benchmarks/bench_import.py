@@ -7,7 +7,7 @@ Method: fresh interpreters, interleaved run by run (``-c pass`` as the floor, th
 ``import httpx, msgspec``, ``import promptecho``, ``import vcr``, ``import cassetter``), the
 wall time of each process, medians. Then ``-X importtime`` of ``import promptecho`` gives
 the self time of promptecho's own modules (medians over the same runs), to show where the
-time goes.
+time goes. Children cache bytecode as a user's interpreter does (see `child_env`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from ._harness import Row, bench_main
+from ._harness import Row, bench_main, child_env, warm_bytecode
 
 SNIPPETS = {
     "python -c pass": "pass",
@@ -30,9 +30,12 @@ SNIPPETS = {
 }
 
 
+_ENV = child_env()
+
+
 def _wall(code: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=_ENV)
     return time.perf_counter() - t0
 
 
@@ -42,6 +45,7 @@ def _importtime() -> dict[str, float]:
         check=True,
         capture_output=True,
         text=True,
+        env=_ENV,
     )
     out: dict[str, float] = {}
     for line in proc.stderr.splitlines():
@@ -58,6 +62,7 @@ def _importtime() -> dict[str, float]:
 
 def run(quick: bool) -> list[Row]:
     reps = 5 if quick else 31
+    warm_bytecode()
     rng = random.Random(0)
     snippets = dict(SNIPPETS)
     if quick:  # a smoke run: promptecho against its floor only

@@ -7,7 +7,9 @@ no:cacheprovider`` subprocesses, interleaved run by run; wall time of the subpro
 medians; the per-test overhead is (contender - floor) / number of tests.
 
 * floor: tests take a ``plain_client`` fixture (conftest): ``httpx.Client`` over an
-  ``httpx.MockTransport`` that looks the body up in a dict of prebuilt answers.
+  ``httpx.MockTransport`` that looks the body up in a dict of prebuilt answers, with the
+  same realistic response headers the cassettes replay (as in the ``replay`` workload:
+  the client's per-header work, cookies included, is the same for every contender).
   Plugins of the others disabled: ``-p no:recording -p no:cassetter``.
 * promptecho: tests take the plugin's ``promptecho_client`` fixture (mode ``once``; the
   cassette of each test, at the plugin's default path, was recorded beforehand through
@@ -31,19 +33,21 @@ from pathlib import Path
 
 from . import _fixtures as fx
 from . import generate
-from ._harness import Row, bench_main, cache_dir
+from ._harness import Row, bench_main, cache_dir, child_env, warm_bytecode
 
 _DATA = """
 import json
 REQUESTS = {requests!r}
 ANSWERS = {answers!r}
+ANSWER_HEADERS = {answer_headers!r}
 IDS = [json.loads(a)["id"] for a in ANSWERS]
 URL = {url!r}
 HEADERS = {headers!r}
 import httpx
-TABLE = dict(zip(REQUESTS, ANSWERS))
+TABLE = dict(zip(REQUESTS, zip(ANSWER_HEADERS, ANSWERS)))
 def handler(request):
-    return httpx.Response(200, headers=[("content-type", "application/json")], content=TABLE[request.read()])
+    headers, answer = TABLE[request.read()]
+    return httpx.Response(200, headers=headers, content=answer)
 """
 
 
@@ -93,6 +97,7 @@ def _pytest(folder: Path, flags: list[str]) -> tuple[float, subprocess.Completed
         cwd=folder,
         capture_output=True,
         text=True,
+        env=child_env(),
         check=False,
     )
     return time.perf_counter() - t0, proc
@@ -109,6 +114,7 @@ def _build(n: int) -> dict[str, Path]:
     data = _DATA.format(
         requests=[x.request for x in traffic],
         answers=[x.response for x in traffic],
+        answer_headers=[list(x.headers) for x in traffic],
         url=generate.CHAT_URL,
         headers=dict(fx.REQUEST_HEADERS),
     )
@@ -159,6 +165,7 @@ def run(quick: bool) -> list[Row]:
             )
         ]
     folders = _build(n)
+    warm_bytecode()
     if quick:  # a smoke run: promptecho against its floor only; the peer is in full runs
         del folders["pytest-recording"]
     results: dict[str, list[float] | str] = {}
