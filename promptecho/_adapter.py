@@ -40,6 +40,7 @@ ClientT = TypeVar("ClientT")
 if TYPE_CHECKING:  # the shapes the mixins rely on; at run time any flavour's objects
 
     class _Headers(Protocol):
+        def get(self, key: str, /) -> str | None: ...
         def multi_items(self) -> list[tuple[str, str]]: ...
 
     class _Request(Protocol):
@@ -324,9 +325,7 @@ class _Echo(Generic[ResponseT]):
 
     def _decide(self, request: _Request, body: bytes) -> Replay | Record:
         try:
-            return self._recorder.decide(
-                request.method, str(request.url), request.headers.multi_items(), body
-            )
+            return self._recorder.decide(request.method, str(request.url), request.headers, body)
         except CassetteMiss as miss:
             if self._on_miss is not None:
                 self._on_miss(miss)

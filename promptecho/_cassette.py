@@ -10,6 +10,7 @@ gives no diff); Struct fields keep their declaration order.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -155,11 +156,9 @@ class Cassette(Base, kw_only=True):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Cassette:
         """Read and validate a cassette; raise `CassetteError` naming the file and the problem."""
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise CassetteError(path, f"cannot be read: {err.strerror or err}") from None
+        data = read_if_exists(path)
+        if data is None:
+            raise CassetteError(Path(path), f"cannot be read: {os.strerror(errno.ENOENT)}")
         return cls.from_bytes(data, path)
 
     @classmethod
@@ -186,6 +185,20 @@ class Cassette(Base, kw_only=True):
     def save(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
         """Write atomically: a temporary file in the same folder, then ``os.replace``."""
         write_atomically(Path(path), self.to_bytes(), fsync=fsync)
+
+
+def read_if_exists(path: str | os.PathLike[str]) -> bytes | None:
+    """A file's bytes, or None when it does not exist: one ``open``, no ``stat`` first.
+
+    Any other failure to read it (a folder, no permission) is a `CassetteError` naming it.
+    """
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise CassetteError(Path(path), f"cannot be read: {err.strerror or err}") from None
 
 
 def write_atomically(path: Path, data: bytes, *, fsync: bool = False) -> None:

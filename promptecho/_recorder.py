@@ -34,6 +34,7 @@ from ._cassette import (
     RecordedResponse,
     Sse,
     Text,
+    read_if_exists,
 )
 from ._content import IncrementalDecoder, build_body, render_body, supports_encoding
 from ._errors import CassetteError, CassetteMiss, Difference, invalid_mode
@@ -45,9 +46,9 @@ from ._redact import (
     redact_url,
 )
 from ._store import append_journal, fold, has_journal
-from ._types import MODES, Headers, Mode
+from ._types import MODES, Headers, HeaderSource, Mode
 
-__all__ = ["Record", "Recorder", "Replay"]
+__all__ = ["HeaderList", "Record", "Recorder", "Replay"]
 
 _Key = tuple[str, str, str, bool, bytes]
 _sorted_encoder = msgspec.json.Encoder(order="sorted")
@@ -137,14 +138,20 @@ def _decoded(
     return decoded
 
 
-def _headers_named(headers: Headers, names: tuple[str, ...]) -> dict[str, str]:
-    """The first value of each of ``names`` (lower case) present in ``headers``."""
-    found: dict[str, str] = {}
-    for key, value in headers:
-        lowered = key.lower()
-        if lowered in names and lowered not in found:
-            found[lowered] = value
-    return found
+class HeaderList:
+    """A `HeaderSource` over plain header pairs (names in any case, duplicates kept)."""
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, pairs: Headers) -> None:
+        self._pairs = pairs
+
+    def get(self, key: str, /) -> str | None:
+        values = [v for k, v in self._pairs if k.lower() == key]
+        return ", ".join(values) if values else None
+
+    def multi_items(self) -> Headers:
+        return list(self._pairs)
 
 
 def _header(headers: Headers, name: str) -> str | None:
@@ -193,10 +200,13 @@ class Recorder:
         self._index: dict[_Key, deque[_Entry]] = {}
         self._replaced: set[bytes] = set()
         # A journal left by a killed process is folded in first, so it is never lost.
-        folded = fold(path, fsync=fsync) if has_journal(path) else None
-        self.existed = folded is not None or path.exists()
-        if self.existed:
-            self._load(folded or Cassette.load(path))
+        cassette = fold(path, fsync=fsync) if has_journal(path) else None
+        if cassette is None:
+            data = read_if_exists(path)
+            cassette = None if data is None else Cassette.from_bytes(data, path)
+        self.existed = cassette is not None
+        if cassette is not None:
+            self._load(cassette)
 
     # -- loading ----------------------------------------------------------------------
 
@@ -225,10 +235,17 @@ class Recorder:
 
     # -- the decision -----------------------------------------------------------------
 
-    def decide(self, method: str, url: str, headers: Headers, body: bytes) -> Replay | Record:
-        """Replay a recording, or say that the request must go upstream; raise on a miss."""
-        wanted = _headers_named(headers, ("upgrade", "content-type"))  # one pass, hot path
-        upgrade = wanted.get("upgrade")
+    def decide(
+        self, method: str, url: str, headers: Headers | HeaderSource, body: bytes
+    ) -> Replay | Record:
+        """Replay a recording, or say that the request must go upstream; raise on a miss.
+
+        ``headers`` are pairs, or (from the adapters) the flavour's ``Headers``, read only
+        as far as needed: a replay looks up two of them.
+        """
+        if isinstance(headers, list | tuple):
+            headers = HeaderList(list(headers))
+        upgrade = headers.get("upgrade")
         if upgrade:
             raise CassetteError(
                 self.path,
@@ -238,7 +255,7 @@ class Recorder:
             )
         secrets: list[str] = []
         stored_url = redact_url(url, self.redaction, secrets)
-        canonical = canonicalize_request(method, url, body, wanted.get("content-type"))
+        canonical = canonicalize_request(method, url, body, headers.get("content-type"))
         if self.redaction.request_paths:
             # Before the key: the incoming request must match its redacted recording.
             canonical = msgspec.structs.replace(
@@ -258,7 +275,7 @@ class Recorder:
             url=stored_url,
             api=canonical.api,
             stream=canonical.stream,
-            headers=redact_request_headers(headers, self.redaction, secrets),
+            headers=redact_request_headers(headers.multi_items(), self.redaction, secrets),
             body=canonical.body,
         )
         return Record(request, secrets)
@@ -357,7 +374,9 @@ class Recorder:
                 keep=lambda old: [i for i in old if msgspec.json.encode(i) not in replaced],
                 fsync=self.fsync,
             )
-        elif self.recorded or has_journal(self.path):
+        elif self.recorded:
+            # Nothing recorded, nothing to fold: a journal another process appends to is
+            # folded when that process closes (or, if it dies, by the next load).
             fold(self.path, fsync=self.fsync)
 
     def unplayed(self) -> list[Interaction]:

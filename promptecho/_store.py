@@ -29,6 +29,7 @@ from ._cassette import (
     Cassette,
     Interaction,
     interaction_decoder,
+    read_if_exists,
     write_atomically,
 )
 
@@ -37,13 +38,26 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["append_journal", "fold", "has_journal", "journal_path", "locked", "read_journal"]
+__all__ = [
+    "append_journal",
+    "fold",
+    "has_journal",
+    "journal_path",
+    "locked",
+    "read_journal",
+]
 
 _encoder = msgspec.json.Encoder()
 
 
 def journal_path(path: Path) -> Path:
-    return path.with_name(path.name + ".journal")
+    return Path(_journal(path))
+
+
+def _journal(path: Path) -> str:
+    # Strings, not Paths, on the paths every transport takes: building a Path costs more
+    # than the stat it is built for.
+    return f"{os.fspath(path)}.journal"
 
 
 def _lock_path(path: Path) -> str:
@@ -77,9 +91,13 @@ def locked(path: Path) -> Iterator[None]:
 def append_journal(path: Path, interaction: Interaction, *, fsync: bool = False) -> None:
     """Make one interaction durable: one line, one write, under the lock."""
     line = _encoder.encode(interaction) + b"\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    journal = _journal(path)
     with locked(path):
-        fd = os.open(journal_path(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        except FileNotFoundError:  # the first recording into a new folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             os.write(fd, line)
             if fsync:
@@ -94,9 +112,8 @@ def read_journal(path: Path) -> list[Interaction]:
 
 
 def _read_lines(file: Path) -> list[Interaction]:
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
+    data = read_if_exists(file)
+    if data is None:
         return []
     found = []
     for line in data.split(b"\n"):
@@ -121,7 +138,7 @@ def fold(
     replaces). Returns the cassette as written, or None when there was nothing to do.
     """
     with locked(path):
-        current = path.read_bytes() if path.exists() else None
+        current = read_if_exists(path)
         leftovers = _unfolded_leftovers(path, current)
         new = [i for file in leftovers for i in _read_lines(file)] + read_journal(path)
         if not new and keep is None:
@@ -158,13 +175,14 @@ def has_journal(path: Path) -> bool:
     Two ``stat`` calls, without the lock: a journal that another process starts a moment
     later is folded by that process when it closes.
     """
-    return journal_path(path).exists() or _folding_dir(path).exists()
+    journal = _journal(path)
+    return os.path.exists(journal) or os.path.exists(journal + ".folding")
 
 
 def _folding_dir(path: Path) -> Path:
     # Journals being folded are moved here, named after the digest of the cassette the
     # fold is about to write (see fold).
-    return path.with_name(journal_path(path).name + ".folding")
+    return Path(_journal(path) + ".folding")
 
 
 def _digest(data: bytes) -> str:

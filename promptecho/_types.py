@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
 JSON: TypeAlias = Any
 """A decoded JSON value: dict, list, str, int, float, bool or None."""
@@ -12,6 +12,19 @@ MODES: tuple[Mode, ...] = ("once", "none", "new_episodes", "all")
 
 Headers: TypeAlias = list[tuple[str, str]]
 """Header pairs in wire order; names as sent, duplicates kept."""
+
+
+class HeaderSource(Protocol):
+    """Request headers read on demand: what httpx's and httpx2's ``Headers`` offer.
+
+    Replaying needs two values, recording needs them all; decoding every pair of every
+    request up front cost more than the rest of a replay's bookkeeping.
+    """
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def multi_items(self) -> list[tuple[str, str]]: ...
+
 
 ReplayTiming: TypeAlias = Literal["recorded"] | float | None
 """None replays as fast as possible, "recorded" sleeps the recorded gaps, a float scales them."""

@@ -528,6 +528,11 @@ def promptecho_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteHand
             stats = request.config.stash[_SETTINGS].stats
             for item in handle._handed_out:
                 stats.add(item.echo.recorder, len(item.echo.misses))
+            # A test item lives for the whole session: were it to keep its handle, every
+            # cassette ever loaded would stay in memory, and each garbage collection and the
+            # interpreter's exit would walk them all (measured: ~1 ms per test at 300 tests).
+            handle._handed_out.clear()
+            del request.node.stash[_HANDLE]
 
 
 @pytest.fixture

@@ -425,6 +425,28 @@ def test_every_client_and_transport_is_closed_at_teardown(suite: pytest.Pytester
     assert (suite.path / "cassettes" / "test_chat" / "test_hand_out.json").exists()
 
 
+def test_a_finished_test_keeps_no_cassette_in_memory(suite: pytest.Pytester) -> None:
+    # Test items live for the whole session; a handle left on one kept every cassette it
+    # loaded alive, and each garbage collection walked them all.
+    suite.makepyfile(test_chat="""
+        import gc, weakref
+
+        refs = []
+
+        def test_hand_out(promptecho_cassette, promptecho_client, ask):
+            ask(promptecho_client, "hi")
+            echo = promptecho_client._transport
+            refs.extend([weakref.ref(promptecho_cassette), weakref.ref(echo),
+                         weakref.ref(echo.recorder)])
+
+        def test_nothing_of_it_is_left():
+            gc.collect()
+            assert len(refs) == 3
+            assert [ref() for ref in refs] == [None, None, None]
+        """)
+    suite.runpytest().assert_outcomes(passed=2)
+
+
 def test_flavors_come_from_the_argument_or_the_ini(suite: pytest.Pytester) -> None:
     suite.makeini(INI + "promptecho_flavor = httpx2\n")
     suite.makepyfile(test_chat="""

@@ -254,6 +254,18 @@ def test_a_bad_cassette_is_a_cassette_error_naming_the_file(
     assert cassette_path.read_bytes() == content  # nothing was lost or rewritten
 
 
+def test_a_cassette_path_that_cannot_be_read_is_a_cassette_error_naming_it(
+    flavour: Flavour, cassette_path: Path
+) -> None:
+    cassette_path.mkdir(parents=True)  # a folder where the file should be
+    with pytest.raises(CassetteError) as err:
+        flavour.EchoTransport(cassette_path)
+    assert str(cassette_path) in str(err.value)
+    assert "cannot be read: Is a directory" in str(err.value)
+    with pytest.raises(CassetteError, match="cannot be read: No such file or directory"):
+        Cassette.load(cassette_path / "missing.json")
+
+
 def test_the_cassette_is_pretty_stable_json(
     flavour: Flavour, cassette_path: Path, upstream: Upstream
 ) -> None:
