@@ -192,13 +192,27 @@ def read_if_exists(path: str | os.PathLike[str]) -> bytes | None:
 
     Any other failure to read it (a folder, no permission) is a `CassetteError` naming it.
     """
+    # os-level calls: open, fstat, read, close. The io stack would add an isatty ioctl, a
+    # seek, a second fstat and a read to see the end; every test opens its cassette.
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
     except OSError as err:
         raise CassetteError(Path(path), f"cannot be read: {err.strerror or err}") from None
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) != size:  # a short read, or a file that grew since the fstat
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data
+    except OSError as err:
+        raise CassetteError(Path(path), f"cannot be read: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
 
 
 def write_atomically(path: Path, data: bytes, *, fsync: bool = False) -> None:

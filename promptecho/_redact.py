@@ -92,9 +92,14 @@ class Redaction:
             headers = [*headers, *parsed.headers]
             query = [*query, *parsed.query]
             self.request_paths, self.response_paths = parsed.request, parsed.response
-        self.headers = SECRET_HEADERS | {h.lower() for h in headers}
-        self.query = SECRET_QUERY | {q.lower() for q in query}
-        self.response_headers = SECRET_RESPONSE_HEADERS | {h.lower() for h in response_headers}
+        self.headers = _extended(SECRET_HEADERS, headers)
+        self.query = _extended(SECRET_QUERY, query)
+        self.response_headers = _extended(SECRET_RESPONSE_HEADERS, response_headers)
+
+
+def _extended(names: frozenset[str], more: Iterable[str]) -> frozenset[str]:
+    # Most transports add nothing: share the built-in set rather than copy it.
+    return names | {n.lower() for n in more} if more else names
 
 
 def redact_request_headers(

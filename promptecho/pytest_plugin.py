@@ -13,6 +13,7 @@ given an ``on_miss`` hook that raises pytest's ``Failed`` (a ``BaseException``),
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib
 import inspect
@@ -81,10 +82,18 @@ def default_cassette_path(
     >>> default_cassette_path("tests/test_chat.py", "test_x[a/b]").name
     'test_x[a_b]-804c3669.json'
     """
-    test_file = Path(test_file)
-    folder = Path(cassette_dir) if cassette_dir is not None else test_file.parent / "cassettes"
+    folder = _cassette_folder(
+        os.fspath(test_file), None if cassette_dir is None else os.fspath(cassette_dir)
+    )
     name = test_name if class_name is None else f"{class_name}.{test_name}"
-    return folder / _safe_name(test_file.stem) / f"{_safe_name(name)}.json"
+    return folder / f"{_safe_name(name)}.json"
+
+
+@functools.lru_cache(maxsize=1024)  # one per test module: every test of it asks again
+def _cassette_folder(test_file: str, cassette_dir: str | None) -> Path:
+    module = Path(test_file)
+    folder = Path(cassette_dir) if cassette_dir is not None else module.parent / "cassettes"
+    return folder / _safe_name(module.stem)
 
 
 def _safe_name(name: str) -> str:
@@ -494,7 +503,7 @@ def _handle_for(request: pytest.FixtureRequest) -> CassetteHandle:
     item = request.node
     assert isinstance(item, pytest.Item)
     marker = _marker_options(item)
-    test_file = Path(str(item.path))
+    test_file = item.path
     class_name = item.cls.__name__ if getattr(item, "cls", None) is not None else None  # type: ignore[attr-defined]
     path = default_cassette_path(
         test_file, item.name, class_name, cassette_dir=settings.cassette_dir

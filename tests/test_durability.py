@@ -95,3 +95,16 @@ def test_a_journal_holding_only_a_torn_line_and_no_cassette_counts_as_absent(
     assert not journal_path(cassette_path).exists()
     assert not cassette_path.exists()
     echo.close()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="needs Linux /proc")
+def test_reading_a_file_whose_size_is_not_what_stat_says_reads_it_whole() -> None:
+    # /proc files stat as 0 bytes and still have content: the path a short read or a file
+    # that grew since the fstat takes.
+    from promptecho._cassette import read_if_exists
+
+    with open("/proc/self/cmdline", "rb") as f:
+        expected = f.read()
+    assert os.stat("/proc/self/cmdline").st_size == 0 and expected
+    assert read_if_exists("/proc/self/cmdline") == expected
+    assert read_if_exists("/proc/self/no-such-file") is None
