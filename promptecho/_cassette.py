@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
@@ -164,19 +165,7 @@ class Cassette(Base, kw_only=True):
     @classmethod
     def from_bytes(cls, data: bytes, path: str | os.PathLike[str] = "<bytes>") -> Cassette:
         """Validate a cassette held in memory; ``path`` names it in errors."""
-        try:
-            cassette = _decoder.decode(data)
-        except msgspec.DecodeError as err:  # ValidationError included
-            # Say "upgrade" rather than "unknown field" for a file from a newer promptecho.
-            _check_version(data, path)
-            if isinstance(err, msgspec.ValidationError):
-                raise CassetteError(path, f"is not a valid cassette ({err})") from None
-            raise CassetteError(path, f"is not valid JSON ({err})") from None
-        except RecursionError:
-            raise CassetteError(path, "is nested too deeply to be a cassette") from None
-        if cassette.version > FORMAT_VERSION:
-            raise _newer(path, cassette.version)
-        return cassette
+        return _decode(_decoder, data, path)
 
     def to_bytes(self) -> bytes:
         """The file's bytes: pretty-printed, two-space indent, trailing newline."""
@@ -185,6 +174,76 @@ class Cassette(Base, kw_only=True):
     def save(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
         """Write atomically: a temporary file in the same folder, then ``os.replace``."""
         write_atomically(Path(path), self.to_bytes(), fsync=fsync)
+
+
+class Pending(Base, kw_only=True):
+    """An interaction as a replaying transport indexes it, its response not decoded yet.
+
+    The request makes the match key, so it is decoded (and validated) with the file. The
+    response stays the raw JSON it is in the file, a view of the file's bytes, until it is
+    first replayed (`decode_response`): a cassette costs about its size in memory rather
+    than three times that, and a response nobody replays is never built.
+    """
+
+    request: RecordedRequest
+    response: msgspec.Raw = msgspec.Raw(b"null")
+    error: Failure | None = None
+
+
+class RawJson(Body, tag="json"):
+    """A `Json` body as replay reads it: the value left as the JSON text in the file.
+
+    Replay sends it compacted (`msgspec.json.format`, whitespace only), the same bytes
+    decoding and re-encoding the value would give, without building the value.
+    """
+
+    value: msgspec.Raw
+
+
+class ReplayResponse(Base, kw_only=True):
+    """A `RecordedResponse` decoded for replay: `Json` bodies are `RawJson`."""
+
+    status: int
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    body: Empty | RawJson | Text | Sse | Ndjson | Binary
+
+
+class _Index(Base, kw_only=True):
+    version: int
+    interactions: list[Pending] = msgspec.field(default_factory=list)
+
+
+def index_from_bytes(data: bytes, path: str | os.PathLike[str]) -> list[Pending]:
+    """The interactions of a cassette file, responses left raw (see `Pending`)."""
+    return _decode(_index_decoder, data, path).interactions
+
+
+def decode_response(
+    raw: msgspec.Raw, path: str | os.PathLike[str], number: int
+) -> RecordedResponse | None:
+    """The response of interaction ``number`` of a `Pending`; a `CassetteError` if invalid."""
+    return _decode_part(_response_decoder, raw, path, number)
+
+
+def decode_for_replay(
+    raw: msgspec.Raw, path: str | os.PathLike[str], number: int
+) -> ReplayResponse | None:
+    """`decode_response` for replay: a JSON body's value stays raw (see `RawJson`)."""
+    return _decode_part(_replay_decoder, raw, path, number)
+
+
+_R = TypeVar("_R", RecordedResponse | None, ReplayResponse | None)
+
+
+def _decode_part(
+    decoder: msgspec.json.Decoder[_R], raw: msgspec.Raw, path: str | os.PathLike[str], number: int
+) -> _R:
+    try:
+        return decoder.decode(raw)
+    except (msgspec.DecodeError, RecursionError) as err:
+        raise CassetteError(
+            path, f"is not a valid cassette ({err} in `$.interactions[{number}].response`)"
+        ) from None
 
 
 def read_if_exists(path: str | os.PathLike[str]) -> bytes | None:
@@ -243,6 +302,25 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+_C = TypeVar("_C", Cassette, _Index)
+
+
+def _decode(decoder: msgspec.json.Decoder[_C], data: bytes, path: str | os.PathLike[str]) -> _C:
+    try:
+        cassette = decoder.decode(data)
+    except msgspec.DecodeError as err:  # ValidationError included
+        # Say "upgrade" rather than "unknown field" for a file from a newer promptecho.
+        _check_version(data, path)
+        if isinstance(err, msgspec.ValidationError):
+            raise CassetteError(path, f"is not a valid cassette ({err})") from None
+        raise CassetteError(path, f"is not valid JSON ({err})") from None
+    except RecursionError:
+        raise CassetteError(path, "is nested too deeply to be a cassette") from None
+    if cassette.version > FORMAT_VERSION:
+        raise _newer(path, cassette.version)
+    return cassette
+
+
 def _check_version(data: bytes, path: str | os.PathLike[str]) -> None:
     try:
         header = _header_decoder.decode(data)
@@ -269,5 +347,12 @@ class _Header(msgspec.Struct):
 # Built once: decoders and encoders are reusable and cheap to keep (msgspec perf tips).
 _header_decoder = msgspec.json.Decoder(_Header)
 _decoder = msgspec.json.Decoder(Cassette)
+_index_decoder = msgspec.json.Decoder(_Index)
+_response_decoder: msgspec.json.Decoder[RecordedResponse | None] = msgspec.json.Decoder(
+    RecordedResponse | None
+)
+_replay_decoder: msgspec.json.Decoder[ReplayResponse | None] = msgspec.json.Decoder(
+    ReplayResponse | None
+)
 _encoder = msgspec.json.Encoder()
 interaction_decoder = msgspec.json.Decoder(Interaction)

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import msgspec
 
-from ._cassette import Binary, Empty, Event, Json, Ndjson, Sse, Text
+from ._cassette import Binary, Empty, Event, Json, Ndjson, RawJson, Sse, Text
 from ._sse import EventParser, LineParser, encode_events, encode_line
 
 __all__ = ["IncrementalDecoder", "build_body", "render_body", "supports_encoding"]
@@ -331,7 +331,7 @@ def _stamp(events: list[Event], offset: float, previous_ms: int) -> int:
     return max(now_ms, previous_ms)
 
 
-def render_body(body: AnyBody) -> list[tuple[int, bytes]]:
+def render_body(body: AnyBody | RawJson) -> list[tuple[int, bytes]]:
     """The bytes to replay: ``(delay_ms, chunk)`` pairs.
 
     One chunk per event for `Sse` and `Ndjson`, with its original framing; a single chunk for
@@ -359,6 +359,8 @@ def render_body(body: AnyBody) -> list[tuple[int, bytes]]:
                 return [(0, _encode_json(value))]
             except (TypeError, RecursionError, msgspec.EncodeError) as err:
                 raise ValueError(f"JSON body cannot be written: {err}") from None
+        case RawJson(value=raw):
+            return [(0, msgspec.json.format(raw, indent=-1))]
         case Text(text=text):
             return [(0, text.encode())]
         case Binary(data=data):

@@ -30,10 +30,15 @@ from ._cassette import (
     Interaction,
     Json,
     Ndjson,
+    Pending,
     RecordedRequest,
     RecordedResponse,
+    ReplayResponse,
     Sse,
     Text,
+    decode_for_replay,
+    decode_response,
+    index_from_bytes,
     read_if_exists,
 )
 from ._content import IncrementalDecoder, build_body, render_body, supports_encoding
@@ -68,19 +73,48 @@ class Replay:
     error: Failure | None
 
 
-@dataclass(eq=False)
 class _Entry:
-    """A recorded interaction as the index holds it; its replay is rendered once, when first used."""
+    """A recorded interaction as the index holds it.
 
-    number: int
-    interaction: Interaction
-    key: _Key
-    plays: int = 0
-    _replay: Replay | None = None
+    Loaded from a file it is a `Pending`: its response is decoded on first use (and its
+    replay rendered then, once).
+    """
+
+    __slots__ = ("_interaction", "_path", "_replay", "_source", "key", "number", "plays")
+
+    def __init__(self, number: int, source: Interaction | Pending, key: _Key, path: Path) -> None:
+        self.number = number
+        self.key = key
+        self.plays = 0
+        self._source = source
+        self._path = path
+        self._interaction = source if isinstance(source, Interaction) else None
+        self._replay: Replay | None = None
+
+    @property
+    def request(self) -> RecordedRequest:
+        return self._source.request
+
+    @property
+    def interaction(self) -> Interaction:
+        if self._interaction is None:
+            source = self._source
+            assert isinstance(source, Pending)
+            response = decode_response(source.response, self._path, self.number)
+            self._interaction = Interaction(
+                request=source.request, response=response, error=source.error
+            )
+        return self._interaction
 
     def replay(self) -> Replay:
         if self._replay is None:
-            response, error = self.interaction.response, self.interaction.error
+            source = self._source
+            response: RecordedResponse | ReplayResponse | None
+            if isinstance(source, Pending):
+                response = decode_for_replay(source.response, self._path, self.number)
+            else:
+                response = source.response
+            error = source.error
             if response is None:
                 self._replay = Replay(None, [], [], error)
             else:
@@ -200,19 +234,28 @@ class Recorder:
         self._index: dict[_Key, deque[_Entry]] = {}
         self._replaced: set[bytes] = set()
         # A journal left by a killed process is folded in first, so it is never lost.
-        cassette = fold(path, fsync=fsync) if has_journal(path) else None
-        if cassette is None:
+        folded = fold(path, fsync=fsync) if has_journal(path) else None
+        loaded: Sequence[Interaction | Pending] | None = None
+        if folded is not None:
+            loaded = folded.interactions
+        else:
             data = read_if_exists(path)
-            cassette = None if data is None else Cassette.from_bytes(data, path)
-        self.existed = cassette is not None
-        if cassette is not None:
-            self._load(cassette)
+            if data is not None:
+                # Mode "all" compares whole interactions; the others decode responses lazily.
+                loaded = (
+                    Cassette.from_bytes(data, path).interactions
+                    if mode == "all"
+                    else index_from_bytes(data, path)
+                )
+        self.existed = loaded is not None
+        if loaded is not None:
+            self._load(loaded)
 
     # -- loading ----------------------------------------------------------------------
 
-    def _load(self, cassette: Cassette) -> None:
+    def _load(self, interactions: Sequence[Interaction | Pending]) -> None:
         paths = self.redaction.request_paths
-        for number, interaction in enumerate(cassette.interactions):
+        for number, interaction in enumerate(interactions):
             request = interaction.request
             body = request.body
             if paths:
@@ -221,12 +264,15 @@ class Recorder:
                 body = _secrets().redact_json(body, paths)
             canonical = Canonical(api=request.api, stream=request.stream, body=body)
             entry = _Entry(
-                number, interaction, self._key_of(request.method, request.url, canonical)
+                number,
+                interaction,
+                self._key_of(request.method, request.url, canonical),
+                self.path,
             )
             self._entries.append(entry)
             self._index.setdefault(entry.key, deque()).append(entry)
         if self.mode == "all":
-            self._replaced = {msgspec.json.encode(i) for i in cassette.interactions}
+            self._replaced = {msgspec.json.encode(i) for i in interactions}
 
     def _key_of(self, method: str, url: str, canonical: Canonical) -> _Key:
         selected = select(canonical.body, canonical.api, self.match_on)
@@ -420,7 +466,7 @@ class Recorder:
         incoming = select(canonical.body, canonical.api, self.match_on)
         best: tuple[int, _Entry, list[Difference]] | None = None
         for entry in same:
-            request = entry.interaction.request
+            request = entry.request
             recorded = select(request.body, request.api, self.match_on)
             differences = diff(recorded, incoming)
             if request.stream != canonical.stream:

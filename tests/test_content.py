@@ -544,3 +544,20 @@ def test_render_body_of_a_hand_edited_body_raises_only_value_error_500_examples(
         return
     if isinstance(body, Sse | Ndjson):
         assert [delay for delay, _ in chunks] == [e.delay_ms for e in body.events]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values)
+def test_a_json_body_replays_the_same_bytes_whether_decoded_or_left_raw(value: object) -> None:
+    # Replay leaves a JSON body's value as the text in the file and compacts it
+    # (RawJson); it must equal decoding the value and encoding it again.
+    from promptecho._cassette import decode_for_replay, decode_response
+
+    response = RecordedResponse(status=200, body=Json(value=value))
+    pretty = msgspec.json.format(msgspec.json.encode(response), indent=2)
+    raw = msgspec.Raw(pretty)
+    full = decode_response(raw, "c.json", 0)
+    lazy = decode_for_replay(raw, "c.json", 0)
+    assert full is not None
+    assert lazy is not None
+    assert render_body(lazy.body) == render_body(full.body)

@@ -254,6 +254,24 @@ def test_a_bad_cassette_is_a_cassette_error_naming_the_file(
     assert cassette_path.read_bytes() == content  # nothing was lost or rewritten
 
 
+def test_a_bad_response_is_a_cassette_error_naming_the_file_when_it_is_replayed(
+    flavour: Flavour, cassette_path: Path, upstream: Upstream
+) -> None:
+    # Responses are decoded on first replay (the index keeps them raw), so a response
+    # broken by hand fails then, with the file and the interaction named; the others play.
+    answers = record(flavour, cassette_path, upstream, "good", "broken")
+    data = json.loads(cassette_path.read_bytes())
+    data["interactions"][1]["response"]["status"] = "two hundred"
+    cassette_path.write_text(json.dumps(data, indent=2))
+    with flavour.client(cassette_path, mode="none") as client:
+        assert client.post(CHAT_URL, json=chat("good")).json() == answers[0]
+        with pytest.raises(CassetteError) as err:
+            client.post(CHAT_URL, json=chat("broken"))
+    assert str(cassette_path) in str(err.value)
+    assert "$.interactions[1].response" in str(err.value)
+    assert "Expected `int`, got `str`" in str(err.value)
+
+
 def test_a_cassette_path_that_cannot_be_read_is_a_cassette_error_naming_it(
     flavour: Flavour, cassette_path: Path
 ) -> None:
