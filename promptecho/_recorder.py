@@ -57,6 +57,7 @@ __all__ = ["HeaderList", "Record", "Recorder", "Replay"]
 
 _Key = tuple[str, str, str, bool, bytes]
 _sorted_encoder = msgspec.json.Encoder(order="sorted")
+_encoder = msgspec.json.Encoder()
 
 MAX_RECORDED_BODY = 32 * 1024 * 1024
 """A response body larger than this (as received) is refused, not recorded: a cassette is
@@ -396,8 +397,9 @@ class Recorder:
             if changed is None:
                 return
             interaction = changed
+        line = _encoder.encode(interaction)  # scanned, then appended: encoded once
         if not self.allow_secrets:
-            hit = _secrets().find_secret(interaction, record.secrets)
+            hit = _secrets().find_secret(interaction, record.secrets, encoded=line)
             if hit is not None:
                 raise CassetteError(
                     self.path,
@@ -405,7 +407,7 @@ class Recorder:
                     f"{interaction.request.method} {interaction.request.url}. Redact it "
                     "(redact=[...] or before_record), or pass allow_secrets=True if it is fake.",
                 )
-        append_journal(self.path, interaction, fsync=self.fsync)
+        append_journal(self.path, line, fsync=self.fsync)
         with self._lock:
             self.recorded += 1
 

@@ -204,13 +204,16 @@ class SecretHit(NamedTuple):
     kind: str
 
 
-def find_secret(interaction: Interaction, removed: Sequence[str] = ()) -> SecretHit | None:
+def find_secret(
+    interaction: Interaction, removed: Sequence[str] = (), *, encoded: bytes | None = None
+) -> SecretHit | None:
     """The first secret in ``interaction``: a well-known key shape, or one of ``removed``.
 
     ``removed`` are the values the header and query redaction took out of this request; they
     must not come back anywhere else (an echoed header, a URL in a response body).
+    ``encoded`` is the interaction's compact JSON when the caller has it already.
     """
-    data = _encoder.encode(interaction)
+    data = _encoder.encode(interaction) if encoded is None else encoded
     kinds = _kinds_in(data)
     values = [v for v in removed if len(v) >= 8 and _json_text(v) in data]
     if not kinds and not values:

@@ -47,8 +47,6 @@ __all__ = [
     "read_journal",
 ]
 
-_encoder = msgspec.json.Encoder()
-
 
 def journal_path(path: Path) -> Path:
     return Path(_journal(path))
@@ -88,9 +86,9 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def append_journal(path: Path, interaction: Interaction, *, fsync: bool = False) -> None:
-    """Make one interaction durable: one line, one write, under the lock."""
-    line = _encoder.encode(interaction) + b"\n"
+def append_journal(path: Path, encoded: bytes, *, fsync: bool = False) -> None:
+    """Make one interaction (its compact JSON) durable: one line, one write, under the lock."""
+    line = encoded + b"\n"
     journal = _journal(path)
     with locked(path):
         try:
