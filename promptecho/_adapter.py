@@ -21,7 +21,7 @@ from ._cassette import Failure, Interaction
 from ._errors import CassetteError, CassetteMiss
 from ._recorder import Record, Recorder, Replay
 from ._redact import Redaction
-from ._types import Headers, Mode, ReplayTiming
+from ._types import HeaderSource, Mode, ReplayTiming
 
 __all__ = [
     "AsyncEcho",
@@ -140,7 +140,7 @@ class _Tee:
         recorder: Recorder,
         record: Record,
         status: int,
-        headers: Headers,
+        headers: HeaderSource,
         started: float,
         unfinished: set[_Tee],
     ) -> None:
@@ -177,7 +177,7 @@ class _Tee:
         self._recorder.complete(
             self._record,
             self._status,
-            self._headers,
+            self._headers.multi_items(),
             self._chunks,
             started=self._started,
             error=failure,
@@ -394,17 +394,18 @@ class SyncEcho(_Echo[ResponseT]):
         except self._http.TransportError as err:
             self._recorder.fail(decision, Failure(type=type(err).__name__, message=str(err)))
             raise
-        headers = response.headers.multi_items()
+        # The caller's response shares the flavour's Headers object (a cheap copy); the
+        # recording reads the pairs out of it when the body is complete.
         tee = self._recording_class(
             response.stream,
             self._recorder,
             decision,
             response.status_code,
-            headers,
+            response.headers,
             started,
             self._unfinished,
         )
-        return self._response(response.status_code, headers, tee, response.extensions)
+        return self._response(response.status_code, response.headers, tee, response.extensions)
 
     def close(self) -> None:
         if self._closed:
@@ -440,17 +441,18 @@ class AsyncEcho(_Echo[ResponseT]):
         except self._http.TransportError as err:
             self._recorder.fail(decision, Failure(type=type(err).__name__, message=str(err)))
             raise
-        headers = response.headers.multi_items()
+        # The caller's response shares the flavour's Headers object (a cheap copy); the
+        # recording reads the pairs out of it when the body is complete.
         tee = self._recording_class(
             response.stream,
             self._recorder,
             decision,
             response.status_code,
-            headers,
+            response.headers,
             started,
             self._unfinished,
         )
-        return self._response(response.status_code, headers, tee, response.extensions)
+        return self._response(response.status_code, response.headers, tee, response.extensions)
 
     async def aclose(self) -> None:
         if self._closed:

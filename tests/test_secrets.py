@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptecho import Cassette, CassetteError
 from promptecho._secrets import find_secret, marker, parse_rules, redact_json
@@ -307,3 +309,36 @@ def test_secrets_module_imports_no_http_or_pytest() -> None:
         if isinstance(node, ast.ImportFrom) and node.module
     }
     assert not roots & {"httpx", "httpx2", "pytest"}
+
+
+_SHAPE_TOKENS = [
+    b"sk-", b"sk-ant-", b"sk-proj-", b"AIza", b"AKIA", b"ASIA", b"ghp_", b"gh", b"github_pat_",
+    b"Bearer ", b"bearer\t", b"earer ", b"-", b"_", b" ", b"\"", b"x", b"Q", b"7", b"aB3",
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+    b"ABCDEFGHIJKLMNOP0123",
+]  # fmt: skip
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(_SHAPE_TOKENS), max_size=30).map(b"".join))
+def test_the_prefix_scan_finds_a_shape_wherever_one_starts_500_examples(data: bytes) -> None:
+    # The scan tries the shapes only where a literal prefix is; the reference tries them at
+    # every byte. A left-to-right regex scan finds a subset (it skips a key inside a match,
+    # as in "Bearer sk-...").
+    from promptecho import _secrets
+
+    shapes = _secrets._shapes()
+
+    def kinds(matches: list[Any]) -> set[str]:
+        return {
+            m.lastgroup
+            for m in matches
+            if m.lastgroup not in _secrets._NEEDS_ENTROPY
+            or _secrets._random_looking(m.lastgroup, m.group())
+        }
+
+    everywhere = kinds([m for i in range(len(data)) if (m := shapes.match(data, i))])
+    found = _secrets._kinds_in(data)
+    assert set(found) == everywhere
+    assert len(found) == len(everywhere)  # each kind once
+    assert kinds(list(shapes.finditer(data))) <= everywhere
