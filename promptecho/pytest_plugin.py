@@ -19,7 +19,7 @@ import importlib
 import inspect
 import os
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -523,9 +523,17 @@ def _handle_for(request: pytest.FixtureRequest) -> CassetteHandle:
     return CassetteHandle(path, test_dir=test_file.parent, marker=marker, settings=settings)
 
 
-@pytest.fixture
-def promptecho_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteHandle]:
-    """This test's cassette (a `CassetteHandle`); what it hands out is closed at teardown."""
+def _this_test(request: pytest.FixtureRequest) -> Generator[CassetteHandle, None, None]:
+    """The test's handle, shared by every promptecho fixture it uses.
+
+    The first of them to set up builds it and, at its teardown, closes all it handed out.
+    `promptecho_client` takes the handle from here rather than from the
+    `promptecho_cassette` fixture: one fixture less to set up and tear down per test.
+    """
+    handle = request.node.stash.get(_HANDLE, None)
+    if handle is not None:
+        yield handle
+        return
     handle = _handle_for(request)
     request.node.stash[_HANDLE] = handle
     try:
@@ -545,9 +553,24 @@ def promptecho_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteHand
 
 
 @pytest.fixture
-def promptecho_client(promptecho_cassette: CassetteHandle) -> Any:
+def promptecho_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteHandle]:
+    """This test's cassette (a `CassetteHandle`); what it hands out is closed at teardown."""
+    yield from _this_test(request)
+
+
+@pytest.fixture
+def promptecho_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     """``promptecho_cassette.client()``: a client on this test's cassette."""
-    return promptecho_cassette.client()
+    __tracebackhide__ = True
+    handles = _this_test(request)
+    handle = next(handles)
+    try:
+        client = handle.client()
+    except BaseException:
+        handles.close()  # a handle this fixture built is closed and counted all the same
+        raise
+    yield client
+    next(handles, None)
 
 
 @_async_fixture

@@ -425,6 +425,49 @@ def test_every_client_and_transport_is_closed_at_teardown(suite: pytest.Pytester
     assert (suite.path / "cassettes" / "test_chat" / "test_hand_out.json").exists()
 
 
+def test_the_client_fixture_and_the_handle_share_one_cassette_in_either_order(
+    suite: pytest.Pytester,
+) -> None:
+    # promptecho_client does not go through the promptecho_cassette fixture; whichever of
+    # the two sets up first builds the test's handle and closes all it handed out.
+    suite.makepyfile(test_chat="""
+        import gc, weakref
+
+        handed_out, refs = [], []
+
+        def test_client_first(promptecho_client, promptecho_cassette, ask):
+            assert promptecho_client._transport.path == promptecho_cassette.path
+            ask(promptecho_client, "one")
+            handed_out.extend([promptecho_client, promptecho_cassette.client(cassette="b")])
+            refs.append(weakref.ref(promptecho_client._transport))
+
+        def test_cassette_first(promptecho_cassette, promptecho_client, ask):
+            assert promptecho_client._transport.path == promptecho_cassette.path
+            ask(promptecho_client, "two")
+            handed_out.append(promptecho_client)
+
+        def test_client_only(promptecho_client, ask):
+            ask(promptecho_client, "three")
+            handed_out.append(promptecho_client)
+
+        def test_all_closed_and_released():
+            assert [c.is_closed for c in handed_out] == [True] * 4
+            handed_out.clear()
+            gc.collect()
+            assert [r() for r in refs] == [None]
+        """)
+    result = suite.runpytest()
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        ["promptecho: 0 cassettes replayed, 3 recorded, 0 re-recorded, 0 misses, *"]
+    )
+    folder = suite.path / "cassettes" / "test_chat"
+    (recorded,) = texts_in(folder / "test_client_first.json")  # "b" was handed out, unused
+    assert '"one"' in recorded
+    assert (folder / "test_cassette_first.json").exists()
+    assert (folder / "test_client_only.json").exists()
+
+
 def test_a_finished_test_keeps_no_cassette_in_memory(suite: pytest.Pytester) -> None:
     # Test items live for the whole session; a handle left on one kept every cassette it
     # loaded alive, and each garbage collection walked them all.
