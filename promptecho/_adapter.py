@@ -21,7 +21,7 @@ from ._cassette import Failure, Interaction
 from ._errors import CassetteError, CassetteMiss
 from ._recorder import Record, Recorder, Replay
 from ._redact import Redaction
-from ._types import HeaderSource, Mode, ReplayTiming
+from ._types import Mode, ReplayTiming
 
 __all__ = [
     "AsyncEcho",
@@ -38,6 +38,7 @@ ClientT = TypeVar("ClientT")
 
 
 if TYPE_CHECKING:  # the shapes the mixins rely on; at run time any flavour's objects
+    from ._types import HeaderSource
 
     class _Headers(Protocol):
         def get(self, key: str, /) -> str | None: ...

@@ -17,7 +17,7 @@ import functools
 import hashlib
 import importlib
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import msgspec
 
@@ -198,11 +198,20 @@ def _function(module: str, name: str) -> Callable[..., Any]:
     )
 
 
-class _Dialect(NamedTuple):
-    api: str
-    module: str  # in promptecho._dialects
-    function: str  # parse(body, url) -> canonical body
-    stream: Callable[[str, dict[str, JSON]], bool] = _body_stream
+class _Dialect:  # a plain class: a NamedTuple costs more to create at import time
+    __slots__ = ("api", "function", "module", "stream")
+
+    def __init__(
+        self,
+        api: str,
+        module: str,  # in promptecho._dialects
+        function: str,  # parse(body, url) -> canonical body
+        stream: Callable[[str, dict[str, JSON]], bool] = _body_stream,
+    ) -> None:
+        self.api = api
+        self.module = module
+        self.function = function
+        self.stream = stream
 
     def parse(self, body: dict[str, JSON], url: str) -> dict[str, JSON]:
         return cast(dict[str, JSON], _function(self.module, self.function)(body, url))

@@ -16,8 +16,8 @@ import threading
 import types
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -51,7 +51,10 @@ from ._redact import (
     redact_url,
 )
 from ._store import append_journal, fold, has_journal
-from ._types import MODES, Headers, HeaderSource, Mode
+from ._types import MODES, Headers, Mode
+
+if TYPE_CHECKING:
+    from ._types import HeaderSource
 
 __all__ = ["HeaderList", "Record", "Recorder", "Replay"]
 
@@ -64,14 +67,24 @@ MAX_RECORDED_BODY = 32 * 1024 * 1024
 reviewed and committed, and keeping a copy must not make a download's memory unbounded."""
 
 
-@dataclass(frozen=True)
+# Plain classes with slots, not dataclasses: importing dataclasses and running the decorator
+# cost more of `import promptecho` than these two lines of __init__ each save.
 class Replay:
     """Answer from the cassette: a response (maybe cut short by ``error``), or only an error."""
 
-    status: int | None
-    headers: Headers
-    chunks: list[tuple[int, bytes]]
-    error: Failure | None
+    __slots__ = ("chunks", "error", "headers", "status")
+
+    def __init__(
+        self,
+        status: int | None,
+        headers: Headers,
+        chunks: list[tuple[int, bytes]],
+        error: Failure | None,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.chunks = chunks
+        self.error = error
 
 
 class _Entry:
@@ -126,12 +139,17 @@ class _Entry:
         return self._replay
 
 
-@dataclass
 class Record:
-    """Go upstream; hand the outcome back with `Recorder.complete` or `Recorder.fail`."""
+    """Go upstream; hand the outcome back with `Recorder.complete` or `Recorder.fail`.
 
-    request: RecordedRequest
-    secrets: list[str] = field(default_factory=list)
+    ``secrets`` are the values redaction removed from the request (see `_secrets`).
+    """
+
+    __slots__ = ("request", "secrets")
+
+    def __init__(self, request: RecordedRequest, secrets: list[str] | None = None) -> None:
+        self.request = request
+        self.secrets = [] if secrets is None else secrets
 
 
 @functools.lru_cache(maxsize=1024)
