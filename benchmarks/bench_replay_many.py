@@ -11,7 +11,9 @@ calls cost 5,000²/2 comparisons - minutes per repetition. That is noted in the 
 
 Repetitions: 25 for the 50 case (a repetition is ~20 ms), 7 for the 5,000 case.
 
-Targets: promptecho ≤ 1.25x the floor on both, and the 5,000 case within 10% of the 50 case.
+Targets: promptecho ≤ 1.25x the floor on both, and the 5,000 case within 10% of the 50 case:
+compared as ratios to the floor timed beside each (the cases run minutes apart, and the
+machine's speed drifts more than 10% in that time), with the plain per-call ratio noted.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def run(quick: bool) -> list[Row]:
     sizes = (50, 200) if quick else (50, 5000)
     rows: list[Row] = []
     per_call: dict[int, float] = {}
+    per_floor: dict[int, float] = {}  # promptecho / the floor timed beside it
     for n in sizes:
         # A repetition of the 50 case is ~20 ms of calls, short enough for one scheduling
         # hiccup on a busy 2-core machine to move it by 20%: it gets more repetitions.
@@ -49,6 +52,8 @@ def run(quick: bool) -> list[Row]:
             row.note = "; ".join(filter(None, [row.note, notes.get(row.contender, "")]))
             if row.contender == "promptecho" and row.median is not None:
                 per_call[n] = row.median
+                if row.ratio is not None:
+                    per_floor[n] = row.ratio
         if n > 200 and not quick:
             got.append(
                 Row(
@@ -61,8 +66,11 @@ def run(quick: bool) -> list[Row]:
             )
         rows.extend(got)
     small, big = sizes
-    if small in per_call and big in per_call:
-        growth = per_call[big] / per_call[small]
+    if small in per_floor and big in per_floor:
+        # The two cases run minutes apart, and on this machine the floor itself moved by 40%
+        # between them in one run: each is divided by the floor timed beside it first.
+        growth = per_floor[big] / per_floor[small]
+        absolute = per_call[big] / per_call[small]
         rows.append(
             Row(
                 "replay-many",
@@ -72,7 +80,8 @@ def run(quick: bool) -> list[Row]:
                 unit="x",
                 target="within 10% (≤ 1.10x)",
                 verdict="met" if growth <= 1.10 else "NOT MET",
-                note="per-call median of the big cassette / the small one",
+                note=f"ratio to the floor of the big cassette / of the small one "
+                f"(per-call medians alone: {absolute:.2f}x)",
             )
         )
     return rows
