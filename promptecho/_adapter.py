@@ -266,6 +266,7 @@ class _Echo(Generic[ResponseT]):
 
     _http: ModuleType
     _replay_class: type[ReplayChunks]
+    _recording_class: type[SyncRecordingTee] | type[AsyncRecordingTee]
 
     def __init__(
         self,
@@ -346,6 +347,24 @@ class _Echo(Generic[ResponseT]):
         # Transfer-Encoding headers for a stream, so the recorded headers stay as they were.
         return self._response(replay.status, headers, self._replay_stream(replay), None)
 
+    def _recording(self, decision: Record, response: _Response, started: float) -> ResponseT:
+        """The upstream's response, its body passed through a tee that records it."""
+        # The caller's response shares the flavour's Headers object (a cheap copy); the
+        # recording reads the pairs out of it when the body is complete.
+        tee = self._recording_class(
+            response.stream,
+            self._recorder,
+            decision,
+            response.status_code,
+            response.headers,
+            started,
+            self._unfinished,
+        )
+        return self._response(response.status_code, response.headers, tee, response.extensions)
+
+    def _failed(self, decision: Record, err: BaseException) -> None:
+        self._recorder.fail(decision, Failure(type=type(err).__name__, message=str(err)))
+
     def _ensure_transport(self) -> None:
         # Under a lock: threads sharing the transport would otherwise each create one, and
         # only the last would ever be closed (its siblings' sockets leak).
@@ -393,20 +412,9 @@ class SyncEcho(_Echo[ResponseT]):
         try:
             response: _Response = self._transport.handle_request(request)
         except self._http.TransportError as err:
-            self._recorder.fail(decision, Failure(type=type(err).__name__, message=str(err)))
+            self._failed(decision, err)
             raise
-        # The caller's response shares the flavour's Headers object (a cheap copy); the
-        # recording reads the pairs out of it when the body is complete.
-        tee = self._recording_class(
-            response.stream,
-            self._recorder,
-            decision,
-            response.status_code,
-            response.headers,
-            started,
-            self._unfinished,
-        )
-        return self._response(response.status_code, response.headers, tee, response.extensions)
+        return self._recording(decision, response, started)
 
     def close(self) -> None:
         if self._closed:
@@ -440,20 +448,9 @@ class AsyncEcho(_Echo[ResponseT]):
         try:
             response: _Response = await self._transport.handle_async_request(request)
         except self._http.TransportError as err:
-            self._recorder.fail(decision, Failure(type=type(err).__name__, message=str(err)))
+            self._failed(decision, err)
             raise
-        # The caller's response shares the flavour's Headers object (a cheap copy); the
-        # recording reads the pairs out of it when the body is complete.
-        tee = self._recording_class(
-            response.stream,
-            self._recorder,
-            decision,
-            response.status_code,
-            response.headers,
-            started,
-            self._unfinished,
-        )
-        return self._response(response.status_code, response.headers, tee, response.extensions)
+        return self._recording(decision, response, started)
 
     async def aclose(self) -> None:
         if self._closed:
