@@ -189,3 +189,50 @@ def cassetter_replaying(path: Path) -> Iterator[None]:
 
     with cassetter.use_cassette(path, record_mode="none", match_on=CASSETTER_MATCH_ON):
         yield
+
+
+def recording_client(
+    kind: str, path: Path, *, replay: bool = False
+) -> tuple[httpx.Client, contextlib.ExitStack]:
+    """A client of one contender that records into ``path`` (suffix added), or replays it.
+
+    ``kind`` is "floor" (plain httpx, recording nothing), "promptecho", "vcrpy" (body
+    match, record mode "all") or "cassetter" (body match, "all"). Closing the stack closes
+    the client and saves the cassette.
+    """
+    stack = contextlib.ExitStack()
+    if kind == "floor":
+        client = httpx.Client()
+    elif kind == "promptecho":
+        import promptecho
+
+        if replay:
+            t = promptecho.EchoTransport(path.with_suffix(".json"), mode="none")
+        else:
+            t = promptecho.EchoTransport(
+                path.with_suffix(".json"), mode="once", transport=httpx.HTTPTransport()
+            )
+        client = httpx.Client(transport=t)
+        stack.callback(t.close)
+    elif kind == "vcrpy":
+        import vcr
+
+        stack.enter_context(
+            vcr.VCR(match_on=VCR_MATCH_ON).use_cassette(
+                str(path.with_suffix(".yaml")), record_mode="none" if replay else "all"
+            )
+        )
+        client = httpx.Client()
+    else:
+        import cassetter
+
+        stack.enter_context(
+            cassetter.use_cassette(
+                path.with_suffix(".yaml"),
+                record_mode="none" if replay else "all",
+                match_on=CASSETTER_MATCH_ON,
+            )
+        )
+        client = httpx.Client()
+    stack.callback(client.close)
+    return client, stack

@@ -13,23 +13,17 @@ Check before timing: a short recording by each replays the right answers.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import tempfile
 from pathlib import Path
-
-import httpx
 
 from . import _fixtures as fx
 from ._harness import Contender, Row, WrongAnswer, bench_main, measure
 
 
 def run(quick: bool) -> list[Row]:
-    import cassetter
-    import vcr
 
-    import promptecho
     from promptecho._upstream import FakeUpstream, Reply
 
     n = 30 if quick else 500
@@ -51,56 +45,13 @@ def run(quick: bool) -> list[Row]:
             client.post(url, content=x.request, headers=fx.REQUEST_HEADERS).read()
 
     def session(kind, items):
-        """(client, stack): the client records into a new cassette; stack.close() saves it."""
+        """(client, stack, path): the client records into a new cassette; stack.close() saves it."""
         path = tmp / f"{kind}-{next(counter)}"
-        stack = contextlib.ExitStack()
-        if kind == "floor":
-            client = httpx.Client()
-        elif kind == "promptecho":
-            t = promptecho.EchoTransport(
-                path.with_suffix(".json"), mode="once", transport=httpx.HTTPTransport()
-            )
-            client = httpx.Client(transport=t)
-            stack.callback(t.close)
-        elif kind == "vcrpy":
-            stack.enter_context(
-                vcr.VCR(match_on=fx.VCR_MATCH_ON).use_cassette(
-                    str(path.with_suffix(".yaml")), record_mode="all"
-                )
-            )
-            client = httpx.Client()
-        else:
-            stack.enter_context(
-                cassetter.use_cassette(
-                    path.with_suffix(".yaml"), record_mode="all", match_on=fx.CASSETTER_MATCH_ON
-                )
-            )
-            client = httpx.Client()
-        stack.callback(client.close)
+        client, stack = fx.recording_client(kind, path)
         return client, stack, path
 
     def replay_client(kind, path):
-        stack = contextlib.ExitStack()
-        if kind == "promptecho":
-            client = httpx.Client(
-                transport=promptecho.EchoTransport(path.with_suffix(".json"), mode="none")
-            )
-        elif kind == "vcrpy":
-            stack.enter_context(
-                vcr.VCR(match_on=fx.VCR_MATCH_ON).use_cassette(
-                    str(path.with_suffix(".yaml")), record_mode="none"
-                )
-            )
-            client = httpx.Client()
-        else:
-            stack.enter_context(
-                cassetter.use_cassette(
-                    path.with_suffix(".yaml"), record_mode="none", match_on=fx.CASSETTER_MATCH_ON
-                )
-            )
-            client = httpx.Client()
-        stack.callback(client.close)
-        return client, stack
+        return fx.recording_client(kind, path, replay=True)
 
     def contender(name, kind):
         def prepare():

@@ -13,15 +13,12 @@ Target: promptecho ≤ floor + 1 ms. Check: the recorded lines are the lines sen
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
-
-import httpx
 
 from . import _fixtures as fx
 from . import generate
@@ -32,10 +29,7 @@ GAP = 0.005
 
 
 def run(quick: bool) -> list[Row]:
-    import cassetter
-    import vcr
 
-    import promptecho
     from promptecho._upstream import FakeUpstream, Reply
 
     events = generate.sse_events(N_EVENTS, seed=41)
@@ -49,32 +43,7 @@ def run(quick: bool) -> list[Row]:
     expected = [line for e in events for line in e.decode().split("\n") if line]
 
     def session(kind):
-        path = tmp / f"{kind}-{next(counter)}"
-        stack = contextlib.ExitStack()
-        if kind == "floor":
-            client = httpx.Client()
-        elif kind == "promptecho":
-            t = promptecho.EchoTransport(
-                path.with_suffix(".json"), mode="once", transport=httpx.HTTPTransport()
-            )
-            client = httpx.Client(transport=t)
-            stack.callback(t.close)
-        elif kind == "vcrpy":
-            stack.enter_context(
-                vcr.VCR(match_on=fx.VCR_MATCH_ON).use_cassette(
-                    str(path.with_suffix(".yaml")), record_mode="all"
-                )
-            )
-            client = httpx.Client()
-        else:
-            stack.enter_context(
-                cassetter.use_cassette(
-                    path.with_suffix(".yaml"), record_mode="all", match_on=fx.CASSETTER_MATCH_ON
-                )
-            )
-            client = httpx.Client()
-        stack.callback(client.close)
-        return client, stack
+        return fx.recording_client(kind, tmp / f"{kind}-{next(counter)}")
 
     def once(kind):
         client, stack = session(kind)
