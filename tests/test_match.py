@@ -66,18 +66,6 @@ def lines_for(
 # Default match_on
 
 
-def test_default_match_on_is_the_documented_tuple():
-    assert tuple(DEFAULT_MATCH_ON) == (
-        "model",
-        "messages",
-        "system",
-        "tools",
-        "tool_choice",
-        "reasoning_effort",
-        "reasoning",
-        "thinking",
-    )
-
 
 @pytest.mark.parametrize(
     ("combined", "expected"),
