@@ -66,7 +66,6 @@ def lines_for(
 # Default match_on
 
 
-
 @pytest.mark.parametrize(
     ("combined", "expected"),
     [
