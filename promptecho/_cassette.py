@@ -255,23 +255,21 @@ def read_if_exists(path: str | os.PathLike[str]) -> bytes | None:
     # seek, a second fstat and a read to see the end; every test opens its cassette.
     try:
         fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            data = os.read(fd, size + 1)
+            if len(data) != size:  # a short read, or a file that grew since the fstat
+                chunks = [data]
+                while chunk := os.read(fd, 1 << 20):
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+            return data
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         return None
-    except OSError as err:
+    except OSError as err:  # a folder (EISDIR from the read), no permission...
         raise CassetteError(Path(path), f"cannot be read: {err.strerror or err}") from None
-    try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size + 1)
-        if len(data) != size:  # a short read, or a file that grew since the fstat
-            chunks = [data]
-            while chunk := os.read(fd, 1 << 20):
-                chunks.append(chunk)
-            data = b"".join(chunks)
-        return data
-    except OSError as err:
-        raise CassetteError(Path(path), f"cannot be read: {err.strerror or err}") from None
-    finally:
-        os.close(fd)
 
 
 def write_atomically(path: Path, data: bytes, *, fsync: bool = False) -> None:
