@@ -286,11 +286,15 @@ class _Echo(Generic[ResponseT]):
         allow_secrets: bool = False,
     ) -> None:
         self._recorder = Recorder(
-            Path(cassette),
+            cassette,
             mode=mode,
             match_on=match_on,
             allow_repeats=allow_repeats,
-            redaction=Redaction(headers=redact_headers, query=redact_query, rules=redact),
+            redaction=(
+                Redaction(headers=redact_headers, query=redact_query, rules=redact)
+                if redact_headers or redact_query or redact
+                else None  # the built-in sets, shared
+            ),
             before_record=before_record,
             fsync=fsync,
             allow_secrets=allow_secrets,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import threading
 import types
 from collections import deque
@@ -45,13 +46,14 @@ from ._content import IncrementalDecoder, build_body, render_body, supports_enco
 from ._errors import CassetteError, CassetteMiss, Difference, invalid_mode
 from ._match import describe, diff, select
 from ._redact import (
+    DEFAULT_REDACTION,
     Redaction,
     redact_request_headers,
     redact_response_headers,
     redact_url,
 )
 from ._store import append_journal, fold, has_journal
-from ._types import MODES, Headers, Mode
+from ._types import JSON, MODES, Headers, Mode
 
 if TYPE_CHECKING:
     from ._types import HeaderSource
@@ -96,7 +98,7 @@ class _Entry:
 
     __slots__ = ("_interaction", "_path", "_replay", "_source", "key", "number", "plays")
 
-    def __init__(self, number: int, source: Interaction | Pending, key: _Key, path: Path) -> None:
+    def __init__(self, number: int, source: Interaction | Pending, key: _Key, path: str) -> None:
         self.number = number
         self.key = key
         self.plays = 0
@@ -222,7 +224,7 @@ class Recorder:
 
     def __init__(
         self,
-        path: Path,
+        path: str | os.PathLike[str],
         *,
         mode: Mode = "once",
         match_on: Sequence[str] | None = None,
@@ -238,11 +240,17 @@ class Recorder:
             raise ValueError(
                 f"match_on must be a sequence of field names, not the string {match_on!r}"
             )
-        self.path = path
+        file = os.fspath(path)
+        if not isinstance(file, str):
+            raise TypeError(f"a cassette path must be a str or a path, not {path!r}")
+        # A string: a transport is built per test, and a Path costs more to build than the
+        # syscalls it is used for. `path` builds the Path when someone asks.
+        self._file = file
+        self._path = path if isinstance(path, Path) else None
         self.mode: Mode = mode
         self.match_on = tuple(match_on) if match_on is not None else None
         self.allow_repeats = allow_repeats
-        self.redaction = redaction or Redaction()
+        self.redaction = redaction or DEFAULT_REDACTION
         self.before_record = before_record
         self.fsync = fsync
         self.allow_secrets = allow_secrets
@@ -253,22 +261,29 @@ class Recorder:
         self._index: dict[_Key, deque[_Entry]] = {}
         self._replaced: set[bytes] = set()
         # A journal left by a killed process is folded in first, so it is never lost.
-        folded = fold(path, fsync=fsync) if has_journal(path) else None
+        folded = fold(self.path, fsync=fsync) if has_journal(file) else None
         loaded: Sequence[Interaction | Pending] | None = None
         if folded is not None:
             loaded = folded.interactions
         else:
-            data = read_if_exists(path)
+            data = read_if_exists(file)
             if data is not None:
                 # Mode "all" compares whole interactions; the others decode responses lazily.
                 loaded = (
-                    Cassette.from_bytes(data, path).interactions
+                    Cassette.from_bytes(data, file).interactions
                     if mode == "all"
-                    else index_from_bytes(data, path)
+                    else index_from_bytes(data, file)
                 )
         self.existed = loaded is not None
         if loaded is not None:
             self._load(loaded)
+
+    @property
+    def path(self) -> Path:
+        """The cassette file."""
+        if self._path is None:
+            self._path = Path(self._file)
+        return self._path
 
     # -- loading ----------------------------------------------------------------------
 
@@ -281,22 +296,16 @@ class Recorder:
                 # Idempotent on a redacted body; lets a cassette recorded before a
                 # `request:` rule was added still match.
                 body = _secrets().redact_json(body, paths)
-            canonical = Canonical(api=request.api, stream=request.stream, body=body)
-            entry = _Entry(
-                number,
-                interaction,
-                self._key_of(request.method, request.url, canonical),
-                self.path,
-            )
+            key = self._key_of(request.method, request.url, request.api, request.stream, body)
+            entry = _Entry(number, interaction, key, self._file)
             self._entries.append(entry)
             self._index.setdefault(entry.key, deque()).append(entry)
         if self.mode == "all":
             self._replaced = {msgspec.json.encode(i) for i in interactions}
 
-    def _key_of(self, method: str, url: str, canonical: Canonical) -> _Key:
-        selected = select(canonical.body, canonical.api, self.match_on)
-        digest = hashlib.sha256(_sorted_encoder.encode(selected)).digest()
-        return (method.upper(), _endpoint(url), canonical.api, canonical.stream, digest)
+    def _key_of(self, method: str, url: str, api: str, stream: bool, body: JSON) -> _Key:
+        digest = hashlib.sha256(_sorted_encoder.encode(select(body, api, self.match_on))).digest()
+        return (method.upper(), _endpoint(url), api, stream, digest)
 
     # -- the decision -----------------------------------------------------------------
 
@@ -326,7 +335,7 @@ class Recorder:
             canonical = msgspec.structs.replace(
                 canonical, body=_secrets().redact_json(canonical.body, self.redaction.request_paths)
             )
-        key = self._key_of(method, stored_url, canonical)
+        key = self._key_of(method, stored_url, canonical.api, canonical.stream, canonical.body)
         with self._lock:
             entry = None if self.mode == "all" else self._take(key)
             if entry is not None:

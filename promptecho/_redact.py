@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ._secrets import BodyPath
 
 __all__ = [
+    "DEFAULT_REDACTION",
     "MARKER",
     "SECRET_HEADERS",
     "SECRET_QUERY",
@@ -100,6 +101,10 @@ class Redaction:
 def _extended(names: frozenset[str], more: Iterable[str]) -> frozenset[str]:
     # Most transports add nothing: share the built-in set rather than copy it.
     return names | {n.lower() for n in more} if more else names
+
+
+DEFAULT_REDACTION = Redaction()
+"""The built-in sets alone: what most transports use, shared (a `Redaction` is never changed)."""
 
 
 def redact_request_headers(

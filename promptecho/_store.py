@@ -52,7 +52,7 @@ def journal_path(path: Path) -> Path:
     return Path(_journal(path))
 
 
-def _journal(path: Path) -> str:
+def _journal(path: str | os.PathLike[str]) -> str:
     # Strings, not Paths, on the paths every transport takes: building a Path costs more
     # than the stat it is built for.
     return f"{os.fspath(path)}.journal"
@@ -167,14 +167,15 @@ def fold(
         return cassette
 
 
-def has_journal(path: Path) -> bool:
+def has_journal(path: str | os.PathLike[str]) -> bool:
     """Whether a journal (or a killed fold's leftovers) waits to be folded into ``path``.
 
-    Two ``stat`` calls, without the lock: a journal that another process starts a moment
-    later is folded by that process when it closes.
+    Two ``access`` calls, without the lock: a journal that another process starts a moment
+    later is folded by that process when it closes. (`os.access` answers False without
+    raising, where `os.path.exists` builds and catches an exception per missing file.)
     """
     journal = _journal(path)
-    return os.path.exists(journal) or os.path.exists(journal + ".folding")
+    return os.access(journal, os.F_OK) or os.access(journal + ".folding", os.F_OK)
 
 
 def _folding_dir(path: Path) -> Path:

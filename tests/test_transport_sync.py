@@ -148,6 +148,24 @@ def test_unknown_mode_is_a_value_error_listing_the_valid_ones(
         flavour.EchoTransport(cassette_path, mode="onse")
 
 
+def test_a_cassette_path_given_as_str_or_path_is_the_same_file(
+    flavour: Flavour, cassette_path: Path, upstream: Upstream
+) -> None:
+    recorded = record(flavour, cassette_path, upstream, "a")
+    echo = flavour.EchoTransport(str(cassette_path), mode="none")
+    assert echo.path == cassette_path
+    with flavour.http.Client(transport=echo) as client:
+        assert [client.post(CHAT_URL, json=chat("a")).json()] == recorded
+
+
+@pytest.mark.parametrize("bad", [b"cassette.json", None, 3])
+def test_a_cassette_path_that_is_not_a_text_path_is_a_type_error(
+    flavour: Flavour, bad: object
+) -> None:
+    with pytest.raises(TypeError):
+        flavour.EchoTransport(bad, mode="none")  # type: ignore[arg-type]
+
+
 # -- ordering and repeats --------------------------------------------------------------------
 
 
