@@ -344,12 +344,19 @@ class _Echo(Generic[ResponseT]):
         assert replay.status is not None
         # The flavour's Headers are built once per recording (a Response copies them
         # cheaply); a recording lives as long as the transport, so its id is stable.
+        encoding = replay.header_encoding
         headers = self._headers.get(id(replay))
         if headers is None:
-            headers = self._headers[id(replay)] = self._http.Headers(replay.headers)
+            headers = self._headers[id(replay)] = self._http.Headers(replay.headers, encoding)
         # stream= rather than content=: httpx adds no Content-Length or
         # Transfer-Encoding headers for a stream, so the recorded headers stay as they were.
-        return self._response(replay.status, headers, self._replay_stream(replay), None)
+        response = self._http.Response(
+            replay.status, headers=headers, stream=self._replay_stream(replay)
+        )
+        # The Response's copy forgets the encoding and would work it out again, over every
+        # header, at the first lookup (a client looks up several).
+        response.headers.encoding = encoding
+        return cast(ResponseT, response)
 
     def _recording(self, decision: Record, response: _Response, started: float) -> ResponseT:
         """The upstream's response, its body passed through a tee that records it."""
@@ -364,7 +371,15 @@ class _Echo(Generic[ResponseT]):
             started,
             self._unfinished,
         )
-        return self._response(response.status_code, response.headers, tee, response.extensions)
+        return cast(
+            ResponseT,
+            self._http.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=tee,
+                extensions=response.extensions,
+            ),
+        )
 
     def _failed(self, decision: Record, err: BaseException) -> None:
         self._recorder.fail(decision, Failure(type=type(err).__name__, message=str(err)))
@@ -384,12 +399,6 @@ class _Echo(Generic[ResponseT]):
                 f"{type(self).__name__} is promptecho's {ours} transport, but it was given "
                 f"a {theirs} request: use {other}.{type(self).__name__} with a {theirs} client."
             )
-
-    def _response(self, status: int, headers: Any, stream: Any, extensions: Any) -> ResponseT:
-        response = self._http.Response(
-            status, headers=headers, stream=stream, extensions=extensions
-        )
-        return cast(ResponseT, response)
 
     def _replay_stream(self, replay: Replay) -> ReplayChunks:
         return self._replay_class(replay, self._timing)

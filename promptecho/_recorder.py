@@ -72,9 +72,14 @@ reviewed and committed, and keeping a copy must not make a download's memory unb
 # Plain classes with slots, not dataclasses: importing dataclasses and running the decorator
 # cost more of `import promptecho` than these two lines of __init__ each save.
 class Replay:
-    """Answer from the cassette: a response (maybe cut short by ``error``), or only an error."""
+    """Answer from the cassette: a response (maybe cut short by ``error``), or only an error.
 
-    __slots__ = ("chunks", "error", "headers", "status")
+    ``header_encoding`` is how to turn the header strings back into bytes: ``"ascii"``
+    when they all are, else ``"utf-8"``. (A recording keeps the strings the client decoded,
+    in UTF-8 or Latin-1; UTF-8 gives every such string back, the same text for a client.)
+    """
+
+    __slots__ = ("chunks", "error", "header_encoding", "headers", "status")
 
     def __init__(
         self,
@@ -87,6 +92,8 @@ class Replay:
         self.headers = headers
         self.chunks = chunks
         self.error = error
+        ascii_only = all(k.isascii() and v.isascii() for k, v in headers)
+        self.header_encoding = "ascii" if ascii_only else "utf-8"
 
 
 class _Entry:

@@ -38,6 +38,10 @@ def _odd(seen: Seen) -> Reply:
             return Reply(204, headers=[("x-id", "1")])
         case "/not-modified":
             return Reply(304, headers=[("etag", '"v1"')])
+        case "/utf8-header":  # the server writes header values as Latin-1: these are UTF-8 bytes
+            return Reply(200, headers=[("x-name", "café".encode().decode("latin-1"))], chunks=[b"ok"])
+        case "/latin1-header":
+            return Reply(200, headers=[("x-name", "café")], chunks=[b"ok"])
         case "/download":
             block = bytes(range(256)) * (MB // 256)
             return Reply(200, headers=[("content-type", "application/octet-stream")],
@@ -110,6 +114,19 @@ def test_bodiless_responses_record_and_replay_with_their_headers(
     response = Cassette.load(cassette_path).interactions[0].response
     assert response is not None
     assert response.body.__class__.__name__ == "Empty"
+
+
+@pytest.mark.parametrize("path", ["/utf8-header", "/latin1-header"])
+def test_a_header_value_that_is_not_ascii_replays_as_the_same_text(
+    flavour: Flavour, cassette_path: Path, odd: FakeUpstream, path: str
+) -> None:
+    def send(client: object) -> tuple[str, bytes, int]:
+        r = client.get(path)  # type: ignore[attr-defined]
+        return r.headers["x-name"], r.content, r.status_code
+
+    live, again = _record_then_replay(flavour, cassette_path, odd, send)
+    assert live == again
+    assert live[0] == "café"  # type: ignore[index]
 
 
 def test_a_100_mb_download_is_refused_while_streaming_with_bounded_memory(
