@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +52,40 @@ def chat_traffic(n: int, *, seed: int = 1) -> list[Exchange]:
 
 
 REQUEST_HEADERS = generate.request_headers()
+
+
+@contextlib.contextmanager
+def upstream_process(n: int, *, seed: int) -> Iterator[str]:
+    """A local fake upstream answering ``chat_traffic(n, seed=seed)``; yields its base URL.
+
+    It runs in a process of its own, as a real upstream does: in the benchmark's process,
+    the server's threads would compete with the client for the GIL, and the work of one
+    would be timed as the work of the other.
+    """
+    from ._harness import child_env
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks._serve", str(n), str(seed)],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    try:
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the upstream process did not start (exit code {proc.poll()})")
+        yield url
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def upstream_handler(traffic: Sequence[Exchange]):

@@ -1,7 +1,8 @@
 """record: POSTs to a local server recorded into one cassette, durability included.
 
 Workload: 500 distinct chat calls (30 with ``--quick``) to a ``FakeUpstream`` on
-127.0.0.1 answering ~1.9 KB JSON; each repetition records into a new cassette and ends
+127.0.0.1 answering ~1.9 KB JSON, in a process of its own as a real upstream is
+(`_fixtures.upstream_process`); each repetition records into a new cassette and ends
 with the cassette closed (promptecho ``close()``: the journal folded into the file;
 vcrpy and cassetter: leaving their context, which writes the YAML). Time per call.
 
@@ -23,20 +24,14 @@ from ._harness import Contender, Row, WrongAnswer, bench_main, measure
 
 
 def run(quick: bool) -> list[Row]:
-
-    from promptecho._upstream import FakeUpstream, Reply
-
     n = 30 if quick else 500
     reps = 5 if quick else 7
     traffic = fx.chat_traffic(n, seed=31)
-    table = {x.request: x for x in traffic}
+    with fx.upstream_process(n, seed=31) as base:
+        return _run(n, reps, traffic, base + "/v1/chat/completions")
 
-    def handler(seen):
-        x = table[seen.body]
-        return Reply(200, headers=list(x.headers), chunks=[x.response])
 
-    up = FakeUpstream(handler).start()
-    url = up.url + "/v1/chat/completions"
+def _run(n: int, reps: int, traffic: list[fx.Exchange], url: str) -> list[Row]:
     tmp = Path(tempfile.mkdtemp(prefix="promptecho-bench-record-"))
     counter = itertools.count()
 
@@ -80,18 +75,15 @@ def run(quick: bool) -> list[Row]:
         contender("vcrpy (body match)", "vcrpy"),
         contender("cassetter (body match)", "cassetter"),
     ]
-    try:
-        return measure(
-            "record",
-            f"{n} POSTs to 127.0.0.1 + close(), per call",
-            found,
-            reps,
-            target="≤ 1.3x plain httpx",
-            limit=1.3,
-            judge=["promptecho"],
-        )
-    finally:
-        up.stop()
+    return measure(
+        "record",
+        f"{n} POSTs to 127.0.0.1 + close(), per call",
+        found,
+        reps,
+        target="≤ 1.3x plain httpx",
+        limit=1.3,
+        judge=["promptecho"],
+    )
 
 
 if __name__ == "__main__":
