@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -169,7 +170,7 @@ class Cassette(Base, kw_only=True):
 
     def to_bytes(self) -> bytes:
         """The file's bytes: pretty-printed, two-space indent, trailing newline."""
-        return msgspec.json.format(_encoder.encode(self), indent=2) + b"\n"
+        return _pretty(_encoder.encode(self))
 
     def save(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
         """Write atomically: a temporary file in the same folder, then ``os.replace``."""
@@ -353,4 +354,19 @@ _replay_decoder: msgspec.json.Decoder[ReplayResponse | None] = msgspec.json.Deco
     ReplayResponse | None
 )
 _encoder = msgspec.json.Encoder()
+
+
+def _pretty(compact: bytes) -> bytes:
+    return msgspec.json.format(compact, indent=2) + b"\n"
+
+
+def cassette_bytes(interactions: Sequence[bytes]) -> bytes:
+    """`Cassette.to_bytes` of a cassette whose interactions are already JSON-encoded.
+
+    The same bytes as building the `Cassette` and encoding it (a property test checks it).
+    """
+    if not interactions:  # omit_defaults: an empty list is left out of the file
+        return Cassette(version=FORMAT_VERSION).to_bytes()
+    joined = b",".join(interactions)
+    return _pretty(b'{"version":%d,"interactions":[%b]}' % (FORMAT_VERSION, joined))
 interaction_decoder = msgspec.json.Decoder(Interaction)

@@ -52,7 +52,7 @@ from ._redact import (
     redact_response_headers,
     redact_url,
 )
-from ._store import append_journal, fold, has_journal
+from ._store import append_journal, fold, has_journal, line_digest
 from ._types import JSON, MODES, Headers, Mode
 
 if TYPE_CHECKING:
@@ -267,20 +267,19 @@ class Recorder:
         self._entries: list[_Entry] = []
         self._index: dict[_Key, deque[_Entry]] = {}
         self._replaced: set[bytes] = set()
+        self._appended: set[bytes] = set()  # line_digest of each line this recorder appended
         # A journal left by a killed process is folded in first, so it is never lost.
-        folded = fold(self.path, fsync=fsync) if has_journal(file) else None
-        loaded: Sequence[Interaction | Pending] | None = None
-        if folded is not None:
-            loaded = folded.interactions
-        else:
+        data = fold(self.path, fsync=fsync) if has_journal(file) else None
+        if data is None:
             data = read_if_exists(file)
-            if data is not None:
-                # Mode "all" compares whole interactions; the others decode responses lazily.
-                loaded = (
-                    Cassette.from_bytes(data, file).interactions
-                    if mode == "all"
-                    else index_from_bytes(data, file)
-                )
+        loaded: Sequence[Interaction | Pending] | None = None
+        if data is not None:
+            # Mode "all" compares whole interactions; the others decode responses lazily.
+            loaded = (
+                Cassette.from_bytes(data, file).interactions
+                if mode == "all"
+                else index_from_bytes(data, file)
+            )
         self.existed = loaded is not None
         if loaded is not None:
             self._load(loaded)
@@ -442,8 +441,10 @@ class Recorder:
                     "(redact=[...] or before_record), or pass allow_secrets=True if it is fake.",
                 )
         append_journal(self.path, line, fsync=self.fsync)
+        digest = line_digest(line)
         with self._lock:
             self.recorded += 1
+            self._appended.add(digest)
 
     # -- the end ------------------------------------------------------------------------
 
@@ -455,11 +456,12 @@ class Recorder:
                 self.path,
                 keep=lambda old: [i for i in old if msgspec.json.encode(i) not in replaced],
                 fsync=self.fsync,
+                trusted=self._appended,
             )
         elif self.recorded:
             # Nothing recorded, nothing to fold: a journal another process appends to is
             # folded when that process closes (or, if it dies, by the next load).
-            fold(self.path, fsync=self.fsync)
+            fold(self.path, fsync=self.fsync, trusted=self._appended)
 
     def unplayed(self) -> list[Interaction]:
         """Recorded interactions this run never replayed (stale recordings)."""

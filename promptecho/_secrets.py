@@ -234,31 +234,27 @@ def find_secret(
     )
 
 
-# Every shape starts with one of these. The regex, with its lookbehind and alternation, costs
-# ~50 µs per KB when it scans; instead plain substring search (memchr speed) finds where a
-# shape could start, and the regex is tried only there. ("gh" alone is in "thought".)
-_PREFIXES = (
-    b"sk-",
-    b"AIza",
-    b"AKIA",
-    b"ASIA",
-    b"ghp_",
-    b"gho_",
-    b"ghu_",
-    b"ghs_",
-    b"ghr_",
-    b"github_pat_",
-    b"Bearer",
-    b"bearer",
+# Where a shape could start. The shapes' regex, with its lookbehind and alternation, costs
+# ~50 µs per KB when it scans; these literal searches run at memory speed, and the shapes
+# are tried only where one matched. Four searches, not one per prefix: each is a pass over
+# the interaction (~2.5 µs for 3.5 KB). ("gh" alone would be in "thought".) A search match
+# inside another one cannot hide a key: the byte before a key must not be a key byte.
+_STARTS = (
+    (re.compile(rb"sk-"), 0),
+    (re.compile(rb"A(?:Iza|KIA|SIA)"), 0),
+    (re.compile(rb"gh[pousr]_|github_pat_"), 0),
+    (re.compile(rb"earer"), 1),  # Bearer, bearer: one byte before
 )
 
 
 def _kinds_in(data: bytes) -> list[str]:
     kinds: list[str] = []
     shapes = None
-    for prefix in _PREFIXES:
-        at = data.find(prefix)
-        while at >= 0:
+    for search, back in _STARTS:
+        for found in search.finditer(data):
+            at = found.start() - back
+            if at < 0:
+                continue
             shapes = shapes or _shapes()
             match = shapes.match(data, at)  # the lookbehind still sees the byte before
             if match is not None:
@@ -268,7 +264,6 @@ def _kinds_in(data: bytes) -> list[str]:
                     kind not in _NEEDS_ENTROPY or _random_looking(kind, match.group())
                 ):
                     kinds.append(kind)
-            at = data.find(prefix, at + 1)
     # In the order the shapes are listed, as a scan from the start would not promise.
     return sorted(kinds, key=_ORDER.__getitem__)
 

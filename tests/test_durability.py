@@ -1,4 +1,7 @@
-"""A recording process killed with SIGKILL leaves a valid cassette holding every interaction it had read."""
+"""A recording process killed with SIGKILL leaves a valid cassette holding every interaction it had read.
+
+A fold writes what it read from the journal: lines from another process are checked first.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,24 @@ import sys
 import textwrap
 from pathlib import Path
 
+import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from promptecho import Cassette, EchoTransport
+from promptecho._cassette import (
+    FORMAT_VERSION,
+    Binary,
+    Empty,
+    Failure,
+    Interaction,
+    Json,
+    RecordedRequest,
+    RecordedResponse,
+    Text,
+    cassette_bytes,
+)
 from promptecho._store import journal_path
 from promptecho._upstream import FakeUpstream
 
@@ -109,3 +127,68 @@ def test_reading_a_file_whose_size_is_not_what_stat_says_reads_it_whole() -> Non
     assert expected
     assert read_if_exists("/proc/self/cmdline") == expected
     assert read_if_exists("/proc/self/no-such-file") is None
+
+
+def test_a_fold_checks_the_lines_another_process_appended_and_stops_at_a_torn_one(
+    cassette_path: Path, live: FakeUpstream
+) -> None:
+    # A transport trusts the lines it appended itself; a line from anyone else is decoded
+    # before it is kept, and a torn one ends the journal as at load.
+    import httpx
+
+    ours = EchoTransport(cassette_path, mode="new_episodes")
+    theirs = EchoTransport(cassette_path, mode="new_episodes")
+    with httpx.Client(base_url=live.url, transport=ours) as a, httpx.Client(
+        base_url=live.url, transport=theirs
+    ) as b:
+        a.post("/v1/chat/completions", json=chat("ours 1"))
+        b.post("/v1/chat/completions", json=chat("theirs"))
+        a.post("/v1/chat/completions", json=chat("ours 2"))
+        with journal_path(cassette_path).open("ab") as journal:
+            journal.write(b'{"request": {"method": "POST", "url": "http://x/v1/chat/compl')
+        ours.close()  # folds the journal: its own two lines, the other's, not the torn one
+        written = Cassette.load(cassette_path).interactions
+        asked = [i.request.body["messages"][0]["content"][0]["text"] for i in written]  # type: ignore[index]
+        assert asked == ["ours 1", "theirs", "ours 2"]
+        assert not journal_path(cassette_path).exists()
+
+
+json_leaves = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+json_values = st.recursive(
+    json_leaves,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+interactions = st.builds(
+    Interaction,
+    request=st.builds(
+        RecordedRequest,
+        method=st.sampled_from(["GET", "POST"]),
+        url=st.text(max_size=20),
+        api=st.text(max_size=10),
+        stream=st.booleans(),
+        headers=st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2),
+        body=json_values,
+    ),
+    response=st.none()
+    | st.builds(
+        RecordedResponse,
+        status=st.integers(min_value=100, max_value=599),
+        body=st.one_of(
+            st.builds(Json, value=json_values),
+            st.builds(Text, text=st.text(max_size=20)),
+            st.builds(Binary, data=st.binary(max_size=20)),
+            st.just(Empty()),
+        ),
+    ),
+    error=st.none() | st.builds(Failure, type=st.text(max_size=5), message=st.text(max_size=10)),
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(interactions, max_size=4))
+def test_a_fold_splices_journal_lines_into_the_same_bytes_as_encoding_the_cassette_300_examples(
+    found: list[Interaction],
+) -> None:
+    lines = [msgspec.json.encode(i) for i in found]
+    assert cassette_bytes(lines) == Cassette(version=FORMAT_VERSION, interactions=found).to_bytes()
