@@ -84,7 +84,11 @@ def run(quick: bool) -> list[Row]:
         ),
         Contender(
             "promptecho fingerprint (_key_of)",
-            looped(lambda: recorder._key_of("POST", url, canonical)),
+            looped(
+                lambda: recorder._key_of(
+                    "POST", url, canonical.api, canonical.stream, canonical.body
+                )
+            ),
             per=per,
         ),
         Contender(
