@@ -355,6 +355,9 @@ _replay_decoder: msgspec.json.Decoder[ReplayResponse | None] = msgspec.json.Deco
 )
 _encoder = msgspec.json.Encoder()
 
+encode_interaction = _encoder.encode
+"""An interaction's compact JSON: a journal line, and what `cassette_bytes` splices."""
+
 
 def _pretty(compact: bytes) -> bytes:
     return msgspec.json.format(compact, indent=2) + b"\n"

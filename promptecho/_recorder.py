@@ -39,6 +39,7 @@ from ._cassette import (
     Text,
     decode_for_replay,
     decode_response,
+    encode_interaction,
     index_from_bytes,
     read_if_exists,
 )
@@ -62,7 +63,6 @@ __all__ = ["HeaderList", "Record", "Recorder", "Replay"]
 
 _Key = tuple[str, str, str, bool, bytes]
 _sorted_encoder = msgspec.json.Encoder(order="sorted")
-_encoder = msgspec.json.Encoder()
 
 MAX_RECORDED_BODY = 32 * 1024 * 1024
 """A response body larger than this (as received) is refused, not recorded: a cassette is
@@ -430,7 +430,7 @@ class Recorder:
             if changed is None:
                 return
             interaction = changed
-        line = _encoder.encode(interaction)  # scanned, then appended: encoded once
+        line = encode_interaction(interaction)  # scanned, then appended: encoded once
         if not self.allow_secrets:
             hit = _secrets().find_secret(interaction, record.secrets, encoded=line)
             if hit is not None:

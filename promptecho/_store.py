@@ -28,12 +28,11 @@ from ._cassette import (
     Cassette,
     Interaction,
     cassette_bytes,
+    encode_interaction,
     interaction_decoder,
     read_if_exists,
     write_atomically,
 )
-
-_encoder = msgspec.json.Encoder()
 
 try:  # POSIX
     import fcntl
@@ -166,7 +165,7 @@ def fold(
             old = keep(old)
         # The journal's lines are the interactions' compact JSON already: spliced, not
         # decoded and encoded again.
-        data = cassette_bytes([_encoder.encode(i) for i in old] + new)
+        data = cassette_bytes([encode_interaction(i) for i in old] + new)
         # os.replace is the commit point. The journals are first renamed after the digest of
         # the file about to replace the cassette, so a fold killed between the replace and the
         # unlink is recognised next time (the cassette has that digest) instead of folding
@@ -193,14 +192,17 @@ def has_journal(path: str | os.PathLike[str]) -> bool:
     later is folded by that process when it closes. (`os.access` answers False without
     raising, where `os.path.exists` builds and catches an exception per missing file.)
     """
-    journal = _journal(path)
-    return os.access(journal, os.F_OK) or os.access(journal + ".folding", os.F_OK)
+    return os.access(_journal(path), os.F_OK) or os.access(_folding(path), os.F_OK)
+
+
+def _folding(path: str | os.PathLike[str]) -> str:
+    # Journals being folded are moved here, named after the digest of the cassette the
+    # fold is about to write (see fold).
+    return f"{_journal(path)}.folding"
 
 
 def _folding_dir(path: Path) -> Path:
-    # Journals being folded are moved here, named after the digest of the cassette the
-    # fold is about to write (see fold).
-    return Path(_journal(path) + ".folding")
+    return Path(_folding(path))
 
 
 def _digest(data: bytes) -> str:

@@ -12,7 +12,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,6 +28,7 @@ from promptecho._cassette import (
     RecordedResponse,
     Text,
     cassette_bytes,
+    encode_interaction,
 )
 from promptecho._store import journal_path
 from promptecho._upstream import FakeUpstream
@@ -190,5 +190,5 @@ interactions = st.builds(
 def test_a_fold_splices_journal_lines_into_the_same_bytes_as_encoding_the_cassette_300_examples(
     found: list[Interaction],
 ) -> None:
-    lines = [msgspec.json.encode(i) for i in found]
+    lines = [encode_interaction(i) for i in found]  # as the recorder writes journal lines
     assert cassette_bytes(lines) == Cassette(version=FORMAT_VERSION, interactions=found).to_bytes()
