@@ -14,7 +14,7 @@ import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import msgspec
 
@@ -125,12 +125,19 @@ class RecordedRequest(Base, kw_only=True):
     body: JSON = None
 
 
-class RecordedResponse(Base, kw_only=True):
-    """What came back, decoded (``content-encoding`` removed)."""
+_B = TypeVar("_B")
+
+
+class _Response(Base, Generic[_B], kw_only=True):
+    """A response's fields; its body types are the subclass's (recorded or for replay)."""
 
     status: int
     headers: dict[str, str] = msgspec.field(default_factory=dict)
-    body: Empty | Json | Text | Sse | Ndjson | Binary
+    body: _B
+
+
+class RecordedResponse(_Response[Empty | Json | Text | Sse | Ndjson | Binary]):
+    """What came back, decoded (``content-encoding`` removed)."""
 
 
 class Interaction(Base, kw_only=True):
@@ -201,12 +208,8 @@ class RawJson(Body, tag="json"):
     value: msgspec.Raw
 
 
-class ReplayResponse(Base, kw_only=True):
+class ReplayResponse(_Response[Empty | RawJson | Text | Sse | Ndjson | Binary]):
     """A `RecordedResponse` decoded for replay: `Json` bodies are `RawJson`."""
-
-    status: int
-    headers: dict[str, str] = msgspec.field(default_factory=dict)
-    body: Empty | RawJson | Text | Sse | Ndjson | Binary
 
 
 class _Index(Base, kw_only=True):
