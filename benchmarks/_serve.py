@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from promptecho._upstream import FakeUpstream, Reply, Seen
+from promptecho.testing import FakeUpstream, Reply, Seen
 
 from . import _fixtures as fx
 

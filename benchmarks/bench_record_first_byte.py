@@ -30,7 +30,7 @@ GAP = 0.005
 
 def run(quick: bool) -> list[Row]:
 
-    from promptecho._upstream import FakeUpstream, Reply
+    from promptecho.testing import FakeUpstream, Reply
 
     events = generate.sse_events(N_EVENTS, seed=41)
     headers = generate.sse_headers()

@@ -19,7 +19,7 @@ from typing import TextIO
 import httpx
 
 from ._httpx import EchoTransport
-from ._upstream import FakeUpstream, openai_chat_handler
+from .testing import FakeUpstream, openai_chat_handler
 
 __all__ = ["run_demo"]
 

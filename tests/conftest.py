@@ -15,7 +15,7 @@ import pytest
 
 import promptecho
 import promptecho.httpx2
-from promptecho._upstream import FakeUpstream, openai_chat_handler
+from promptecho.testing import FakeUpstream, openai_chat_handler
 
 CHAT_URL = "https://api.openai.com/v1/chat/completions"
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from promptecho import Cassette, _upstream
-from promptecho._upstream import FakeUpstream, Reply, Seen, json_reply, sse_reply
+from promptecho import Cassette, testing
+from promptecho.testing import FakeUpstream, Reply, Seen, json_reply, sse_reply
 
 from .conftest import Flavour, chat
 
@@ -59,7 +59,7 @@ def _shuffling_handler(seen: Seen) -> Reply:
 
 def test_the_fake_upstream_backlog_holds_every_concurrent_caller() -> None:
     # With socketserver's default backlog of 5 the kernel resets bursts of connections.
-    assert _upstream._Server.request_queue_size >= 2 * TASKS
+    assert testing._Server.request_queue_size >= 2 * TASKS
 
 
 @pytest.fixture

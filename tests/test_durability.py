@@ -31,7 +31,7 @@ from promptecho._cassette import (
     encode_interaction,
 )
 from promptecho._store import journal_path
-from promptecho._upstream import FakeUpstream
+from promptecho.testing import FakeUpstream
 
 from .conftest import chat
 

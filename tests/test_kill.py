@@ -21,7 +21,7 @@ import pytest
 
 from promptecho import Cassette, CassetteMiss, _store
 from promptecho._store import fold, journal_path
-from promptecho._upstream import FakeUpstream
+from promptecho.testing import FakeUpstream
 
 from .conftest import CHAT_URL, Flavour, Upstream, chat
 

@@ -16,7 +16,7 @@ import pytest
 from promptecho import Cassette, CassetteError
 from promptecho._recorder import MAX_RECORDED_BODY
 from promptecho._store import journal_path
-from promptecho._upstream import FakeUpstream, Reply, Seen
+from promptecho.testing import FakeUpstream, Reply, Seen
 
 from .conftest import Flavour
 

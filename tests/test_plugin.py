@@ -15,7 +15,7 @@ from promptecho.pytest_plugin import default_cassette_path, resolve_mode
 # The generated suites talk to the OpenAI-compatible fake upstream on a real socket.
 CONFTEST = """
 import pytest
-from promptecho._upstream import FakeUpstream, openai_chat_handler
+from promptecho.testing import FakeUpstream, openai_chat_handler
 
 
 @pytest.fixture(scope="session")

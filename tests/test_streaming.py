@@ -15,7 +15,7 @@ import pytest
 
 from promptecho import Cassette
 from promptecho._cassette import Binary, Json, Ndjson, Sse
-from promptecho._upstream import FakeUpstream, Reply, Seen
+from promptecho.testing import FakeUpstream, Reply, Seen
 
 from .conftest import Flavour, chat
 from .upstream import WIRE, split_body, wire_reply

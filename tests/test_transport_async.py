@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from promptecho import Cassette, CassetteMiss
-from promptecho._upstream import FakeUpstream
+from promptecho.testing import FakeUpstream
 
 from .conftest import CHAT_URL, Flavour, Upstream, chat, untouchable
 

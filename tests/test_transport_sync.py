@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from promptecho import Cassette, CassetteError, CassetteMiss
-from promptecho._upstream import FakeUpstream
+from promptecho.testing import FakeUpstream
 
 from .conftest import CHAT_URL, Flavour, Upstream, chat, untouchable
 

@@ -15,7 +15,7 @@ import httpx2
 import openai
 import pytest
 
-from promptecho._upstream import (
+from promptecho.testing import (
     FakeUpstream,
     Reply,
     Seen,

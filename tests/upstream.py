@@ -1,4 +1,4 @@
-"""Test-side helpers for `promptecho._upstream`: serve the wire samples in tests/data/wire/ by provider route.
+"""Test-side helpers for `promptecho.testing`: serve the wire samples in tests/data/wire/ by provider route.
 
 `wire_handler()` is a `FakeUpstream` handler that answers each provider's real path with the response
 sample that fits the request (stream or not, tools, thinking, tool results, images...), with the
@@ -38,7 +38,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from promptecho._upstream import FakeUpstream, Reply, Seen, json_reply
+from promptecho.testing import FakeUpstream, Reply, Seen, json_reply
 
 WIRE = Path(__file__).parent / "data" / "wire"
 """The copied wire samples: ``<provider>/<scenario>.request.json`` and ``.response.*``."""
@@ -175,7 +175,7 @@ def wire_handler(
 
     An unknown route gets a 404 JSON body that names the path.
 
-    >>> from promptecho._upstream import Seen
+    >>> from promptecho.testing import Seen
     >>> handler = wire_handler(serve={"anthropic": "error-529"})
     >>> handler(Seen("POST", "/v1/messages", [], b"{}")).status
     529

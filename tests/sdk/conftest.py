@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from promptecho._types import Mode
-from promptecho._upstream import FakeUpstream, Reply, Seen
+from promptecho.testing import FakeUpstream, Reply, Seen
 from tests.upstream import request_body, response_path, wire_handler, wire_reply
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ import pytest
 
 import promptecho
 from promptecho._types import Mode
-from promptecho._upstream import FakeUpstream
+from promptecho.testing import FakeUpstream
 
 from .conftest import (
     API_KEY,

@@ -22,7 +22,7 @@ from google.genai import types
 import promptecho
 import promptecho.httpx2
 from promptecho._types import Mode
-from promptecho._upstream import FakeUpstream
+from promptecho.testing import FakeUpstream
 from tests.upstream import request_body
 
 from .conftest import (

@@ -18,7 +18,7 @@ from mistralai.client import Mistral
 
 import promptecho.httpx2
 from promptecho._types import Mode
-from promptecho._upstream import FakeUpstream
+from promptecho.testing import FakeUpstream
 
 from .conftest import (
     API_KEY,

@@ -18,7 +18,7 @@ import pytest
 
 import promptecho
 from promptecho._types import Mode
-from promptecho._upstream import FakeUpstream
+from promptecho.testing import FakeUpstream
 
 from .conftest import areal, arecord_and_replay, dump, kwargs_of, real, record_and_replay, sample
 

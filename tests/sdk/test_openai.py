@@ -17,7 +17,7 @@ import promptecho
 import promptecho.httpx2
 from promptecho import Cassette
 from promptecho._types import Mode
-from promptecho._upstream import FakeUpstream
+from promptecho.testing import FakeUpstream
 
 from .conftest import (
     API_KEY,

@@ -1,4 +1,4 @@
-"""A fake LLM upstream on a real socket: the local server the demo and the end-to-end tests talk to.
+"""promptecho.testing: a fake LLM upstream on a real socket, for demos and for testing your own code offline.
 
 The module owns `FakeUpstream` (a threaded HTTP/1.1 server on 127.0.0.1), `Reply` (what it writes for
 one request: status, headers, and the body as separate chunks, optionally delayed, gzipped or cut off),
