@@ -123,6 +123,8 @@ class RecordedRequest(Base, kw_only=True):
     stream: bool = False
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     body: JSON = None
+    unparsed: str | None = None
+    """Why the dialect of a known endpoint rejected the body (then ``body`` is plain JSON)."""
 
 
 _B = TypeVar("_B")
@@ -146,6 +148,10 @@ class Interaction(Base, kw_only=True):
     request: RecordedRequest
     response: RecordedResponse | None = None
     error: Failure | None = None
+    recorded_at: str | None = None
+    """When it was recorded: UTC, ISO 8601 to the second (absent in older cassettes)."""
+    recorded_by: str | None = None
+    """The promptecho version that recorded it (absent in older cassettes)."""
 
 
 class Cassette(Base, kw_only=True):
@@ -196,6 +202,8 @@ class Pending(Base, kw_only=True):
     request: RecordedRequest
     response: msgspec.Raw = msgspec.Raw(b"null")
     error: Failure | None = None
+    recorded_at: str | None = None
+    recorded_by: str | None = None
 
 
 class RawJson(Body, tag="json"):

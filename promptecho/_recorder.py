@@ -125,7 +125,11 @@ class _Entry:
             assert isinstance(source, Pending)
             response = decode_response(source.response, self._path, self.number)
             self._interaction = Interaction(
-                request=source.request, response=response, error=source.error
+                request=source.request,
+                response=response,
+                error=source.error,
+                recorded_at=source.recorded_at,
+                recorded_by=source.recorded_by,
             )
         return self._interaction
 
