@@ -7,23 +7,37 @@ and ``describe`` renders them one line each for a ``CassetteMiss``.
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Final
 
 import msgspec
 
 from ._errors import Difference
+from ._paths import ABSENT, Step, join_index, join_key, lookup, parse_path
 from ._types import JSON
 
-__all__ = ["ABSENT", "DEFAULT_MATCH_ON", "MatchOn", "describe", "diff", "select"]
+__all__ = [
+    "ABSENT",
+    "CANONICAL_FIELDS",
+    "COMMON_PARAMETERS",
+    "DEFAULT_MATCH_ON",
+    "MatchOn",
+    "compile_match_on",
+    "describe",
+    "diff",
+    "select",
+]
 
 
 class MatchOn(tuple[str, ...]):
-    """An immutable sequence of ``match_on`` names; ``+`` with any iterable of names extends it.
+    """An immutable sequence of ``match_on`` paths; ``+`` with any iterable of paths extends it.
+
+    Each name is checked when the sequence is built: a malformed path or an unknown field
+    is a `ValueError` listing the valid ones.
 
     >>> DEFAULT_MATCH_ON + ["temperature"]  # doctest: +ELLIPSIS
-    MatchOn('model', 'messages', ..., 'thinking', 'temperature')
+    MatchOn('model', 'messages', ..., 'temperature')
     """
 
     __slots__ = ()
@@ -49,13 +63,100 @@ def _names(names: Iterable[object]) -> tuple[str, ...]:
         )
     out: list[str] = []
     for name in names:
-        if type(name) is not str or not name or name.startswith(".") or name.endswith("."):
-            raise ValueError(
-                f"{name!r} is not a valid match_on name. Use a canonical field such as 'model' "
-                f"or 'temperature', or a dotted path such as 'reasoning.effort'."
-            )
+        if type(name) is not str:
+            raise ValueError(f"{name!r} is not a valid match_on name: it must be a string path.")
+        try:
+            _compiled(name)
+        except ValueError as err:
+            raise ValueError(f"match_on: {err}") from None
         out.append(name)
     return tuple(out)
+
+
+# Fields of the canonical request of every built-in API family (see `canonicalize`).
+CANONICAL_FIELDS: Final = (
+    "model",
+    "system",
+    "messages",
+    "tools",
+    "tool_choice",
+    "reasoning_effort",
+    "reasoning",
+    "thinking",
+    "output_format",
+    "state",
+    "params",
+    "input",
+    "dimensions",
+    "encoding_format",
+    "voice",
+    "response_format",
+    "instructions",
+    "speed",
+)
+# Request parameters (kept under ``params``) that may also be named without ``params.``.
+COMMON_PARAMETERS: Final = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "max_tokens",
+        "stop",
+        "seed",
+        "n",
+        "presence_penalty",
+        "frequency_penalty",
+        "repetition_penalty",
+        "logprobs",
+        "top_logprobs",
+        "logit_bias",
+        "parallel_tool_calls",
+        "modalities",
+        "audio",
+        "prediction",
+        "service_tier",
+        "truncation",
+        "safety_settings",
+        "candidate_count",
+        "verbosity",
+        "web_search_options",
+        "options",
+        "keep_alive",
+    }
+)
+_KNOWN: Final = frozenset(CANONICAL_FIELDS) | COMMON_PARAMETERS
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(name: str) -> tuple[str, tuple[Step, ...], bool]:
+    """(name, steps, whether the steps may also be looked up under ``params``)."""
+    path = parse_path(name)
+    kind, first = path.steps[0]
+    if kind != "key":
+        raise ValueError(f"{name!r}: a match_on path starts with a field name")
+    if first == "body":  # any path from the root of the body, for bodies of no known family
+        if len(path.steps) == 1:
+            return name, (), False
+        return name, path.steps[1:], False
+    if first not in _KNOWN:
+        raise ValueError(
+            f"{name!r} is not a canonical request field. Valid fields: "
+            f"{', '.join(CANONICAL_FIELDS)}. A request parameter is 'params.NAME' (common "
+            f"ones also by their bare name: {', '.join(sorted(COMMON_PARAMETERS))}); a field "
+            "of a body promptecho does not parse (plain JSON, a registered normalizer) is "
+            "'body.NAME'."
+        )
+    return name, path.steps, first != "params"
+
+
+def compile_match_on(
+    match_on: Sequence[str] | None,
+) -> tuple[tuple[str, tuple[Step, ...], bool], ...] | None:
+    """``match_on`` checked and parsed once (`ValueError` on a bad name); None stays None."""
+    if match_on is None:
+        return None
+    return tuple(_compiled(name) for name in _names(match_on))
 
 
 DEFAULT_MATCH_ON: Final = MatchOn(
@@ -90,25 +191,14 @@ _BUILTIN: Final = frozenset(
 )
 
 
-class _Absent:
-    """The side of a difference where the field does not exist."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<absent>"
-
-
-ABSENT: Final = _Absent()
-
-
 def select(body: JSON, api: str, match_on: Sequence[str] | None) -> JSON:
     """The part of a canonical body that decides which recorded response answers it.
 
-    ``None`` means the API family's default. A name is a top-level canonical field or a
-    dotted path into one; a name that is neither is looked up in ``params`` (so
-    ``"temperature"`` and ``"params.temperature"`` both work). Names whose field is absent
-    are left out, so the result is a dict of the names present.
+    ``None`` means the API family's default. A name is a path (see `promptecho._paths`)
+    from a canonical field; a request parameter is found under ``params`` by its bare name
+    too (``"temperature"`` and ``"params.temperature"`` both work); ``body.PATH`` starts at
+    the root of a body of no known family. Names whose field is absent are left out, so
+    the result is a dict of the names present.
     """
     if api == "empty":
         return None
@@ -119,42 +209,25 @@ def select(body: JSON, api: str, match_on: Sequence[str] | None) -> JSON:
             return {name: body[name] for name in DEFAULT_MATCH_ON if name in body}
         if api == "json":
             return body
-        picked = _pick(body, _DEFAULTS.get(api, DEFAULT_MATCH_ON))
+        picked = _pick(body, compile_match_on(_DEFAULTS.get(api, DEFAULT_MATCH_ON)) or ())
         if not picked and api not in _BUILTIN and api not in _DEFAULTS:
             return body  # a registered normalizer with a shape of its own: match all of it
         return picked
-    return _pick(body, match_on if type(match_on) is MatchOn else _names(match_on))
+    return _pick(body, compile_match_on(match_on) or ())
 
 
-def _pick(body: JSON, names: Iterable[str]) -> dict[str, JSON]:
+def _pick(body: JSON, names: Iterable[tuple[str, tuple[Step, ...], bool]]) -> dict[str, JSON]:
     picked: dict[str, JSON] = {}
     if type(body) is not dict:
         return picked
     params = body.get("params")
-    for name in names:
-        if "." not in name:
-            if name in body:
-                picked[name] = body[name]
-            elif type(params) is dict and name in params:
-                picked[name] = params[name]
-            continue
-        value = _lookup(body, name.split("."))
-        if value is ABSENT and type(params) is dict:
-            value = _lookup(params, name.split("."))
+    for name, steps, in_params in names:
+        value = lookup(body, steps)
+        if value is ABSENT and in_params and type(params) is dict:
+            value = lookup(params, steps)
         if value is not ABSENT:
             picked[name] = value
     return picked
-
-
-def _lookup(value: JSON, segments: list[str]) -> JSON:
-    for segment in segments:
-        if type(value) is dict and segment in value:
-            value = value[segment]
-        elif type(value) is list and segment.isdigit() and int(segment) < len(value):
-            value = value[int(segment)]
-        else:
-            return ABSENT
-    return value
 
 
 def diff(recorded: JSON, incoming: JSON) -> list[Difference]:
@@ -188,7 +261,6 @@ def describe(differences: Sequence[Difference]) -> list[str]:
 
 _WIDTH: Final = 80  # longest value shown whole
 _BEFORE: Final = 20  # characters kept before the first difference when cutting
-_IDENTIFIER: Final = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
 _encode = msgspec.json.Encoder(order="sorted").encode
 
 
@@ -197,13 +269,13 @@ def _diff(recorded: JSON, incoming: JSON, path: str, out: list[Difference]) -> N
         if recorded == incoming and _same(recorded, incoming):
             return
         for key in _keys(recorded, incoming):
-            _diff(recorded.get(key, ABSENT), incoming.get(key, ABSENT), _join(path, key), out)
+            _diff(recorded.get(key, ABSENT), incoming.get(key, ABSENT), join_key(path, key), out)
     elif type(recorded) is list and type(incoming) is list:
         if recorded == incoming and _same(recorded, incoming):
             return
         if len(recorded) == len(incoming):
             for i, (left, right) in enumerate(zip(recorded, incoming, strict=True)):
-                _diff(left, right, f"{path or '$'}[{i}]", out)
+                _diff(left, right, join_index(path, i), out)
         else:
             _diff_aligned(recorded, incoming, path or "$", out)
     elif type(recorded) is not type(incoming) or recorded != incoming:
@@ -238,12 +310,6 @@ def _diff_aligned(
             out.append(Difference(f"{path}[{i}]", recorded[i], ABSENT))
         for j in range(j1 + common, j2):
             out.append(Difference(f"{path}[{j}]", ABSENT, incoming[j]))
-
-
-def _join(path: str, key: str) -> str:
-    if _IDENTIFIER.match(key):
-        return f"{path}.{key}" if path else key
-    return f"{path}[{_encode(key).decode()}]"
 
 
 def _render(value: JSON) -> str:

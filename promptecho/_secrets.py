@@ -26,11 +26,12 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
 from ._cassette import Interaction, Json, Ndjson, Sse
+from ._paths import Path, parse_path, replace
 from ._types import JSON
 
 __all__ = [
@@ -45,18 +46,13 @@ __all__ = [
 ]
 
 _WHERE = ("header", "query", "request", "response")
-_SEGMENT = re.compile(r"([^.\[\]]+)((?:\[(?:\*|\d+)\])*)")
-_INDEX = re.compile(r"\[(\*|\d+)\]")
 _MARKER = re.compile(r"<redacted:[0-9a-f]{12}>")
 _sorted = msgspec.json.Encoder(order="sorted")
 _encoder = msgspec.json.Encoder()
 
 
-class BodyPath(NamedTuple):
-    """A parsed body path: ``steps`` alternate kinds freely; ``text`` is what the user wrote."""
-
-    text: str
-    steps: tuple[tuple[Literal["key", "index", "any-key", "any-item"], str | int], ...]
+BodyPath = Path
+"""A parsed body path of a ``request:`` or ``response:`` rule (see `promptecho._paths`)."""
 
 
 class Rules(NamedTuple):
@@ -98,19 +94,10 @@ def parse_rules(rules: Sequence[str]) -> Rules:
 
 
 def _parse_path(rule: str, text: str) -> BodyPath:
-    steps: list[tuple[Literal["key", "index", "any-key", "any-item"], str | int]] = []
-    for segment in text.split("."):
-        match = _SEGMENT.fullmatch(segment)
-        if match is None:
-            raise ValueError(
-                f"{rule!r}: {segment!r} is not a valid path step. A path is dot-separated keys, "
-                "each optionally followed by [*] or [N], e.g. 'messages[*].content'."
-            )
-        key, indexes = match.groups()
-        steps.append(("any-key", "*") if key == "*" else ("key", key))
-        for index in _INDEX.findall(indexes):
-            steps.append(("any-item", "*") if index == "*" else ("index", int(index)))
-    return BodyPath(text, tuple(steps))
+    try:
+        return parse_path(text)
+    except ValueError as err:
+        raise ValueError(f"redact rule {rule!r}: {err}") from None
 
 
 def marker(value: JSON) -> str:
@@ -131,24 +118,7 @@ def marker(value: JSON) -> str:
 def redact_json(value: JSON, paths: Iterable[BodyPath]) -> JSON:
     """``value`` with what each path names replaced by its `marker` (a copy where it changes)."""
     for path in paths:
-        value = _redact_at(value, path.steps)
-    return value
-
-
-def _redact_at(value: JSON, steps: tuple[tuple[str, str | int], ...]) -> JSON:
-    if not steps:
-        return marker(value)
-    (kind, arg), rest = steps[0], steps[1:]
-    if kind == "key" and isinstance(value, dict) and arg in value:
-        return {**value, arg: _redact_at(value[arg], rest)}
-    if kind == "any-key" and isinstance(value, dict):
-        return {k: _redact_at(v, rest) for k, v in value.items()}
-    if kind == "index" and isinstance(value, list) and -len(value) <= arg < len(value):  # type: ignore[operator]
-        changed = list(value)
-        changed[arg] = _redact_at(value[arg], rest)  # type: ignore[index]
-        return changed
-    if kind == "any-item" and isinstance(value, list):
-        return [_redact_at(v, rest) for v in value]
+        value = replace(value, path.steps, marker)
     return value
 
 

@@ -95,9 +95,23 @@ def test_default_match_on_cannot_be_changed_in_place():
     [
         lambda: DEFAULT_MATCH_ON + "temperature",
         lambda: DEFAULT_MATCH_ON + [3],
-        lambda: MatchOn(["a", ""]),
+        lambda: MatchOn(["model", ""]),
+        lambda: MatchOn(["mesages"]),
+        lambda: MatchOn(["messages.0.content"]),
+        lambda: MatchOn(["messages[0]..content"]),
+        lambda: MatchOn(["messages[0"]),
+        lambda: MatchOn(["[0]"]),
     ],
-    ids=["a-bare-string", "a-number", "an-empty-name"],
+    ids=[
+        "a-bare-string",
+        "a-number",
+        "an-empty-name",
+        "an-unknown-field",
+        "a-dotted-index",
+        "two-dots",
+        "an-unclosed-bracket",
+        "no-field-first",
+    ],
 )
 def test_bad_match_on_names_raise_value_error(bad):
     with pytest.raises(ValueError, match="match_on"):
@@ -137,8 +151,8 @@ def test_bad_match_on_names_raise_value_error(bad):
         (
             "anthropic",
             {"messages": [{"role": "user", "content": [{"kind": "text", "text": "hi"}]}]},
-            ["messages.0.content.0.text", "messages.5", "model"],
-            {"messages.0.content.0.text": "hi"},
+            ["messages[0].content[0].text", "messages[5]", "model"],
+            {"messages[0].content[0].text": "hi"},
         ),
         (
             "embeddings",
@@ -165,7 +179,24 @@ def test_bad_match_on_names_raise_value_error(bad):
             {"model": "t", "input": "hi", "voice": "alloy", "response_format": "mp3"},
         ),
         ("json", {"query": "hi", "n": 1}, None, {"query": "hi", "n": 1}),
-        ("json", {"query": "hi", "n": 1}, ["query"], {"query": "hi"}),
+        ("json", {"query": "hi", "n": 1}, ["body.query"], {"body.query": "hi"}),
+        (
+            "anthropic",
+            {
+                "messages": [
+                    {"role": "user", "content": [{"kind": "text", "text": "a"}]},
+                    {"role": "user", "content": [{"kind": "text", "text": "b"}]},
+                ]
+            },
+            ["messages[*].content[0].text"],
+            {"messages[*].content[0].text": ["a", "b"]},
+        ),
+        (
+            "openai-chat",
+            {"params": {"metadata": {"x-y z": 1}}},
+            ['params.metadata["x-y z"]'],
+            {'params.metadata["x-y z"]': 1},
+        ),
         ("bytes", {"sha256": "ab12", "size": 3}, None, "ab12"),
         ("bytes", {"sha256": "ab12", "size": 3}, ["model"], "ab12"),
         ("empty", None, None, None),
@@ -182,6 +213,8 @@ def test_bad_match_on_names_raise_value_error(bad):
         "speech-default",
         "json-default-is-everything",
         "json-with-match-on",
+        "every-item",
+        "quoted-key",
         "bytes-is-the-hash",
         "bytes-ignores-match-on",
         "empty-is-none",
@@ -382,3 +415,21 @@ LONG = "The quick brown fox jumps over the lazy dog. " * 6
 )
 def test_describe_cuts_long_values_around_the_first_difference(difference, line):
     assert describe([difference]) == [line]
+
+
+def test_an_unknown_match_on_field_names_the_valid_ones():
+    with pytest.raises(ValueError, match="Valid fields: model, system, messages") as err:
+        DEFAULT_MATCH_ON + ["temprature"]
+    assert "'temprature' is not a canonical request field" in str(err.value)
+    assert "'params.NAME'" in str(err.value)
+
+
+def test_what_a_miss_prints_selects_what_it_printed():
+    # The path a miss prints, pasted into match_on, picks that same value back.
+    body = canonicalize(CHAT, CHAT_BODY)
+    incoming = canonicalize(CHAT, edited(CHAT_BODY, lambda b: b["messages"][1].update(content="x")))
+    [line] = describe(diff(select(body, "openai-chat", None), select(incoming, "openai-chat", None)))
+    printed = line.partition(":")[0]
+    assert printed == "messages[0].content[0].text"
+    assert select(body, "openai-chat", [printed]) == {printed: "summarize the cat"}
+    assert select(incoming, "openai-chat", [printed]) == {printed: "x"}
