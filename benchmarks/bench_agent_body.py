@@ -11,7 +11,7 @@ Contenders (one call each, repeated ``per`` times per sample, interleaved):
   holds this request, loaded in mode ``none`` with ``allow_repeats=True``: redaction of the
   URL, canonicalization, fingerprint (select + sorted encode + sha256) and the lookup.
 * promptecho pieces, as references: ``canonicalize_request`` alone, and the fingerprint
-  alone (``Recorder._key_of`` on the canonical request).
+  alone (``promptecho._index.key_of`` on the canonical request).
 * vcrpy body matcher: ``vcr.matchers.body(incoming, recorded)`` on one candidate, the
   per-candidate cost of vcrpy's ``match_on=[..., "body"]`` (it runs it for every recorded
   interaction until one matches).
@@ -32,13 +32,15 @@ from ._harness import Contender, Row, WrongAnswer, bench_main, cache_dir, measur
 
 def run(quick: bool) -> list[Row]:
     from promptecho._canonical import canonicalize_request
+    from promptecho._index import key_of
+    from promptecho._options import Options
     from promptecho._recorder import Recorder, Replay
 
     body = generate.agent_request()
     answer = generate.chat_response(0)
     traffic = [fx.Exchange(body, answer, tuple(generate.response_headers(0)))]
     path = fx.record_promptecho(cache_dir("agent-body") / "promptecho-agent.json", traffic)
-    recorder = Recorder(path, mode="none", allow_repeats=True)
+    recorder = Recorder(path, Options(mode="none", allow_repeats=True))
     url = generate.CHAT_URL
     headers = [*fx.REQUEST_HEADERS, ("content-length", str(len(body)))]
 
@@ -83,11 +85,9 @@ def run(quick: bool) -> list[Row]:
             per=per,
         ),
         Contender(
-            "promptecho fingerprint (_key_of)",
+            "promptecho fingerprint (key_of)",
             looped(
-                lambda: recorder._key_of(
-                    "POST", url, canonical.api, canonical.stream, canonical.body
-                )
+                lambda: key_of("POST", url, canonical.api, canonical.stream, canonical.body, None)
             ),
             per=per,
         ),

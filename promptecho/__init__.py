@@ -11,9 +11,10 @@ The httpx2 flavour (for the SDKs built on httpx2) is `promptecho.httpx2`.
 
 from ._canonical import canonicalize, register_normalizer
 from ._cassette import Cassette
-from ._errors import CassetteError, CassetteMiss, Difference
+from ._errors import CassetteError, CassetteMiss, Difference, Drift, DriftWarning
 from ._httpx import AsyncEchoTransport, EchoTransport, async_client, client
 from ._match import DEFAULT_MATCH_ON
+from ._scope import CassetteHandle, use_cassette
 
 __version__ = "0.1.0"
 
@@ -22,11 +23,15 @@ __all__ = [
     "AsyncEchoTransport",
     "Cassette",
     "CassetteError",
+    "CassetteHandle",
     "CassetteMiss",
     "Difference",
+    "Drift",
+    "DriftWarning",
     "EchoTransport",
     "async_client",
     "canonicalize",
     "client",
     "register_normalizer",
+    "use_cassette",
 ]

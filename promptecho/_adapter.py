@@ -15,12 +15,12 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, Self, TypeVar, cast
 
 from ._cassette import Failure, Interaction
-from ._errors import CassetteError, CassetteMiss
+from ._errors import CassetteError, CassetteMiss, Drift
+from ._options import Options, split_options
 from ._recorder import Record, Recorder, Replay
-from ._redact import Redaction
 from ._types import Mode, ReplayTiming
 
 __all__ = [
@@ -68,17 +68,6 @@ def _delay_seconds(delay_ms: int, timing: ReplayTiming) -> float:
         return 0.0
     scale = 1.0 if timing == "recorded" else float(timing)
     return delay_ms * scale / 1000.0
-
-
-def _validate_timing(timing: ReplayTiming) -> ReplayTiming:
-    if timing is None or timing == "recorded":
-        return timing
-    if isinstance(timing, int | float) and not isinstance(timing, bool) and timing >= 0:
-        return float(timing)
-    raise ValueError(
-        f"{timing!r} is not a valid replay_timing. Use None (as fast as possible), "
-        "'recorded' (the recorded gaps) or a non-negative number (the gaps scaled by it)."
-    )
 
 
 def _raise_failure(errors: ModuleType, failure: Failure) -> None:
@@ -281,26 +270,39 @@ class _Echo(Generic[ResponseT]):
         redact: Sequence[str] = (),
         allow_secrets: bool = False,
     ) -> None:
-        self._recorder = Recorder(
-            cassette,
+        options = Options(
             mode=mode,
             match_on=match_on,
+            transport=transport,
             allow_repeats=allow_repeats,
-            redaction=(
-                Redaction(headers=redact_headers, query=redact_query, rules=redact)
-                if redact_headers or redact_query or redact
-                else None  # the built-in sets, shared
-            ),
+            replay_timing=replay_timing,
+            redact_headers=redact_headers,
+            redact_query=redact_query,
             before_record=before_record,
             fsync=fsync,
+            on_miss=on_miss,
+            redact=redact,
             allow_secrets=allow_secrets,
         )
-        self._transport = transport
+        self._setup(Recorder(cassette, options), options, owns_recorder=True)
+
+    @classmethod
+    def _sharing(cls, recorder: Recorder, options: Options) -> Self:
+        """A transport on a recorder that others share (a cassette scope's): it plays from
+        and records into the same state, and leaves closing the recorder to its owner."""
+        echo = cls.__new__(cls)
+        echo._setup(recorder, options, owns_recorder=False)
+        return echo
+
+    def _setup(self, recorder: Recorder, options: Options, *, owns_recorder: bool) -> None:
+        self._recorder = recorder
+        self._owns_recorder = owns_recorder
+        self._transport = options.transport
         self._transport_lock = threading.Lock()
-        self._timing = _validate_timing(replay_timing)
+        self._timing = options.replay_timing
         # Called with each miss before it is raised; a harness may raise something an SDK's
         # `except Exception` cannot swallow (the pytest plugin raises pytest's Failed).
-        self._on_miss = on_miss
+        self._on_miss = options.on_miss
         self._closed = False
         # Recording streams not read to their end yet: close() reads them so they are kept.
         self._unfinished: set[_Tee] = set()
@@ -317,8 +319,13 @@ class _Echo(Generic[ResponseT]):
 
     @property
     def misses(self) -> list[CassetteMiss]:
-        """Every `CassetteMiss` this transport raised, even if an SDK swallowed it."""
+        """Every `CassetteMiss` raised on this cassette, even if an SDK swallowed it."""
         return self._recorder.misses
+
+    @property
+    def drift(self) -> list[Drift]:
+        """Every replay whose request differs from its recording outside the match key."""
+        return self._recorder.drift
 
     @property
     def recorder(self) -> Recorder:
@@ -433,10 +440,18 @@ class SyncEcho(_Echo[ResponseT]):
             # A response nobody read or closed is read now, so that it is recorded.
             for tee in list(self._unfinished):
                 tee.close()  # type: ignore[attr-defined]
-            self._recorder.close()
+            if self._owns_recorder:
+                self._recorder.close()
         finally:
             if self._transport is not None:
                 self._transport.close()
+
+    async def handle_async_request(self, request: object) -> NoReturn:
+        raise TypeError(
+            f"{type(self).__name__} is a sync transport, but an async client called it: use "
+            f"{_module_of(self)}.AsyncEchoTransport with an AsyncClient "
+            f"(or {_module_of(self)}.async_client(...))."
+        )
 
 
 class AsyncEcho(_Echo[ResponseT]):
@@ -468,28 +483,21 @@ class AsyncEcho(_Echo[ResponseT]):
         try:
             for tee in list(self._unfinished):
                 await tee.aclose()  # type: ignore[attr-defined]
-            self._recorder.close()
+            if self._owns_recorder:
+                self._recorder.close()
         finally:
             if self._transport is not None:
                 await self._transport.aclose()
 
+    def handle_request(self, request: object) -> NoReturn:
+        raise TypeError(
+            f"{type(self).__name__} is an async transport, but a sync client called it: use "
+            f"{_module_of(self)}.EchoTransport with a Client (or {_module_of(self)}.client(...))."
+        )
 
-_TRANSPORT_OPTIONS = frozenset(
-    {
-        "mode",
-        "match_on",
-        "transport",
-        "allow_repeats",
-        "replay_timing",
-        "redact_headers",
-        "redact_query",
-        "before_record",
-        "fsync",
-        "on_miss",
-        "redact",
-        "allow_secrets",
-    }
-)
+
+def _module_of(echo: object) -> str:
+    return "promptecho.httpx2" if type(echo).__module__ == "promptecho.httpx2" else "promptecho"
 
 
 def make_client(
@@ -501,9 +509,3 @@ def make_client(
     """``client_class(transport=transport_class(cassette, ...), ...)``, the options split."""
     echo, rest = split_options(options)
     return client_class(transport=transport_class(cassette, **echo), **rest)
-
-
-def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split ``client(**options)`` into the transport's options and the client's."""
-    echo = {k: v for k, v in options.items() if k in _TRANSPORT_OPTIONS}
-    return echo, {k: v for k, v in options.items() if k not in _TRANSPORT_OPTIONS}

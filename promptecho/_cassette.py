@@ -383,4 +383,6 @@ def cassette_bytes(interactions: Sequence[bytes]) -> bytes:
         return Cassette(version=FORMAT_VERSION).to_bytes()
     joined = b",".join(interactions)
     return _pretty(b'{"version":%d,"interactions":[%b]}' % (FORMAT_VERSION, joined))
+
+
 interaction_decoder = msgspec.json.Decoder(Interaction)

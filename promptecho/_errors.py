@@ -7,6 +7,9 @@
      │                        newer format, a secret about to be written)
      └── CassetteMiss         a request with no recorded answer in a mode that may not record
 
+    UserWarning
+     └── DriftWarning         a replayed request differs from its recording outside the key
+
     ValueError                bad arguments: an unknown mode, a malformed ``match_on``
 
 Neither derives from an httpx exception on purpose: SDKs retry httpx ``RequestError``s, and a
@@ -23,7 +26,14 @@ from typing import NamedTuple
 
 from ._types import JSON, MODES
 
-__all__ = ["CassetteError", "CassetteMiss", "Difference", "invalid_mode"]
+__all__ = [
+    "CassetteError",
+    "CassetteMiss",
+    "Difference",
+    "Drift",
+    "DriftWarning",
+    "invalid_mode",
+]
 
 
 class Difference(NamedTuple):
@@ -56,7 +66,7 @@ class CassetteMiss(Exception):
         reason: str = "",
         closest: int | None = None,
         differences: Sequence[Difference] = (),
-        detail: Sequence[str] = (),
+        hint: str | None = None,
     ) -> None:
         self.cassette = Path(cassette)
         self.method = method
@@ -65,18 +75,103 @@ class CassetteMiss(Exception):
         self.reason = reason
         self.closest = closest
         self.differences = list(differences)
+        self.hint = _RERECORD if hint is None else hint
         lines = [f"no recorded request in {self.cassette} matches {method} {url} (mode {mode!r})"]
         if reason:
             lines.append(reason)
-        if closest is not None and detail:
+        if closest is not None and self.differences:
             lines.append(f"Closest recorded request (#{closest}) differs at:")
-            lines.extend(f"  {line}" for line in detail)
-        lines.append(
-            "To re-record: pass mode='new_episodes' to record the new request beside the others, "
-            "or mode='all' to record the cassette anew "
-            "(pytest: --promptecho-mode=all, or @pytest.mark.promptecho(mode='new_episodes'))."
-        )
+            lines.extend(f"  {line}" for line in _describe(self.differences))
+        lines.append(self.hint)
         super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[object, ...]:  # picklable (pytest-xdist sends errors across)
+        return (
+            _rebuild_miss,
+            (
+                self.cassette,
+                self.method,
+                self.url,
+                self.mode,
+                self.reason,
+                self.closest,
+                self.differences,
+                self.hint,
+            ),
+        )
+
+
+def _rebuild_miss(*args: object) -> CassetteMiss:
+    cassette, method, url, mode, reason, closest, differences, hint = args
+    return CassetteMiss(
+        cassette,  # type: ignore[arg-type]
+        method,  # type: ignore[arg-type]
+        url,  # type: ignore[arg-type]
+        mode,  # type: ignore[arg-type]
+        reason=reason,  # type: ignore[arg-type]
+        closest=closest,  # type: ignore[arg-type]
+        differences=differences,  # type: ignore[arg-type]
+        hint=hint,  # type: ignore[arg-type]
+    )
+
+
+_RERECORD = (
+    "To re-record: pass mode='new_episodes' to record the new request beside the others, "
+    "or mode='all' to record the cassette anew "
+    "(pytest: --promptecho-mode=all, or @pytest.mark.promptecho(mode='new_episodes'))."
+)
+
+
+def _describe(differences: Sequence[Difference]) -> list[str]:
+    from ._match import describe  # _match imports this module: resolved when a miss is built
+
+    return describe(differences)
+
+
+class Drift:
+    """A replayed request that differs from its recording in fields outside the match key.
+
+    The recording still answered (the test author left those fields out of ``match_on``),
+    but the difference is reported, never silent: ``differences`` are (path, recorded,
+    incoming) triples, rendered like a miss.
+    """
+
+    __slots__ = ("cassette", "differences", "index", "method", "url")
+
+    def __init__(
+        self,
+        cassette: str | os.PathLike[str],
+        index: int,
+        method: str,
+        url: str,
+        differences: Sequence[Difference],
+    ) -> None:
+        self.cassette = Path(cassette)
+        self.index = index
+        self.method = method
+        self.url = url
+        self.differences = list(differences)
+
+    @property
+    def request(self) -> str:
+        """The request line: method and URL."""
+        return f"{self.method} {self.url}"
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.request} replayed recording #{self.index} of {self.cassette}, "
+            "which was recorded with other values at:"
+        ]
+        lines.extend(f"  {line}" for line in _describe(self.differences))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        paths = ", ".join(d.path for d in self.differences)
+        return f"<Drift #{self.index} {self.request}: {paths}>"
+
+
+class DriftWarning(UserWarning):
+    """Issued by the pytest plugin for a test whose replayed requests drifted."""
 
 
 def invalid_mode(mode: object) -> ValueError:

@@ -1,256 +1,93 @@
-"""The decisions: replay or record, which recording answers which request, what is kept.
+"""The decisions: replay or record, and what a mode means.
 
 Everything here is pure and flavour-neutral: it sees methods, URLs, header pairs, bytes
 and Structs, never an httpx object, so both adapters (httpx and httpx2) share it and it
-can be tested without a network.
+can be tested without a network. The `Index` knows the recordings and their plays, the
+`Keeper` writes new ones; the `Recorder` decides between them, in `Recorder.decide`.
 
-State that many threads or tasks share (the replay queues, the list of misses) changes
-only under one lock, and never across an ``await`` or a network call.
+State that many threads or tasks share (the index's plays, the misses, the drift)
+changes only under one lock, and never across an ``await`` or a network call.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
 import threading
-import types
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from ._canonical import Canonical, canonicalize_request
+from ._canonical import canonicalize_request
 from ._cassette import (
-    Binary,
     Cassette,
-    Empty,
     Failure,
     Interaction,
-    Json,
-    Ndjson,
     Pending,
     RecordedRequest,
-    RecordedResponse,
-    ReplayResponse,
-    Sse,
-    Text,
-    decode_for_replay,
-    decode_response,
-    encode_interaction,
     index_from_bytes,
     read_if_exists,
 )
-from ._content import IncrementalDecoder, build_body, render_body, supports_encoding
-from ._errors import CassetteError, CassetteMiss, Difference, invalid_mode
-from ._match import describe, diff, select
-from ._redact import (
-    DEFAULT_REDACTION,
-    Redaction,
-    redact_request_headers,
-    redact_response_headers,
-    redact_url,
-)
-from ._store import append_journal, fold, has_journal, line_digest
-from ._types import JSON, MODES, Headers, Mode
+from ._errors import CassetteError, CassetteMiss, Difference, Drift
+from ._index import Entry, Index, Replay, drift, key_of
+from ._keeper import HeaderList, Keeper, Record, secrets_module
+from ._options import Options
+from ._redact import redact_request_headers, redact_url
+from ._store import fold, has_journal
+from ._types import Headers, Mode
 
 if TYPE_CHECKING:
     from ._types import HeaderSource
 
-__all__ = ["HeaderList", "Record", "Recorder", "Replay"]
+__all__ = ["HeaderList", "Policy", "Record", "Recorder", "Replay", "policy"]
 
-_Key = tuple[str, str, str, bool, bytes]
-_sorted_encoder = msgspec.json.Encoder(order="sorted")
-
-MAX_RECORDED_BODY = 32 * 1024 * 1024
-"""A response body larger than this (as received) is refused, not recorded: a cassette is
-reviewed and committed, and keeping a copy must not make a download's memory unbounded."""
+VERSION = "0.1.0"  # the version written into each recorded interaction (recorded_by)
 
 
-# Plain classes with slots, not dataclasses: importing dataclasses and running the decorator
-# cost more of `import promptecho` than these two lines of __init__ each save.
-class Replay:
-    """Answer from the cassette: a response (maybe cut short by ``error``), or only an error.
+class Policy:
+    """What a mode means: whether recordings answer, when a miss may record, what is kept."""
 
-    ``header_encoding`` is how to turn the header strings back into bytes: ``"ascii"``
-    when they all are, else ``"utf-8"``. (A recording keeps the strings the client decoded,
-    in UTF-8 or Latin-1; UTF-8 gives every such string back, the same text for a client.)
-    """
-
-    __slots__ = ("chunks", "error", "header_encoding", "headers", "status")
+    __slots__ = ("records", "replaces", "replays")
 
     def __init__(
         self,
-        status: int | None,
-        headers: Headers,
-        chunks: list[tuple[int, bytes]],
-        error: Failure | None,
+        *,
+        replays: bool,
+        records: Literal["never", "when-new", "always"],
+        replaces: bool = False,
     ) -> None:
-        self.status = status
-        self.headers = headers
-        self.chunks = chunks
-        self.error = error
-        ascii_only = all(k.isascii() and v.isascii() for k, v in headers)
-        self.header_encoding = "ascii" if ascii_only else "utf-8"
+        self.replays = replays  # a matching recording answers
+        self.records = records  # an unanswered request goes upstream and is kept
+        self.replaces = replaces  # the recordings this run does not make are dropped
+
+    def __repr__(self) -> str:
+        return f"Policy(replays={self.replays}, records={self.records!r}, replaces={self.replaces})"
 
 
-class _Entry:
-    """A recorded interaction as the index holds it.
-
-    Loaded from a file it is a `Pending`: its response is decoded on first use (and its
-    replay rendered then, once).
-    """
-
-    __slots__ = ("_interaction", "_path", "_replay", "_source", "key", "number", "plays")
-
-    def __init__(self, number: int, source: Interaction | Pending, key: _Key, path: str) -> None:
-        self.number = number
-        self.key = key
-        self.plays = 0
-        self._source = source
-        self._path = path
-        self._interaction = source if isinstance(source, Interaction) else None
-        self._replay: Replay | None = None
-
-    @property
-    def request(self) -> RecordedRequest:
-        return self._source.request
-
-    @property
-    def interaction(self) -> Interaction:
-        if self._interaction is None:
-            source = self._source
-            assert isinstance(source, Pending)
-            response = decode_response(source.response, self._path, self.number)
-            self._interaction = Interaction(
-                request=source.request,
-                response=response,
-                error=source.error,
-                recorded_at=source.recorded_at,
-                recorded_by=source.recorded_by,
-            )
-        return self._interaction
-
-    def replay(self) -> Replay:
-        if self._replay is None:
-            source = self._source
-            response: RecordedResponse | ReplayResponse | None
-            if isinstance(source, Pending):
-                response = decode_for_replay(source.response, self._path, self.number)
-            else:
-                response = source.response
-            error = source.error
-            if response is None:
-                self._replay = Replay(None, [], [], error)
-            else:
-                chunks = render_body(response.body)
-                self._replay = Replay(
-                    response.status, list(response.headers.items()), chunks, error
-                )
-        return self._replay
-
-
-class Record:
-    """Go upstream; hand the outcome back with `Recorder.complete` or `Recorder.fail`.
-
-    ``secrets`` are the values redaction removed from the request (see `_secrets`).
-    """
-
-    __slots__ = ("request", "secrets")
-
-    def __init__(self, request: RecordedRequest, secrets: list[str] | None = None) -> None:
-        self.request = request
-        self.secrets = [] if secrets is None else secrets
-
-
-@functools.lru_cache(maxsize=1024)
-def _endpoint(url: str) -> str:
-    # The host is not part of the key: a cassette belongs to one client, and the same
-    # recording must replay through a gateway, a proxy or a server on another port.
-    rest = url.split("://", 1)[-1]
-    slash = rest.find("/")
-    path = rest[slash:] if slash >= 0 else "/"
-    path, _, _fragment = path.partition("#")
-    path, sep, query = path.partition("?")
-    if not sep:
-        return path
-    return f"{path}?{'&'.join(sorted(query.split('&')))}"
-
-
-def _secrets() -> types.ModuleType:
-    # Redaction rules and the secret scan load with the first recording or rule: a run that
-    # only replays never needs them.
-    from . import _secrets
-
-    return _secrets
-
-
-def _decoded(
-    chunks: Sequence[tuple[float, bytes]], encoding: str | None
-) -> list[tuple[float, bytes]] | None:
-    """The chunks with their content-encoding undone, or None when that cannot be done."""
-    if not supports_encoding(encoding):
-        return None
-    decoder = IncrementalDecoder(encoding)
-    try:
-        decoded = [(t, decoder.decode(chunk)) for t, chunk in chunks]
-        tail = decoder.flush()
-    except ValueError:
-        return None
-    if tail:
-        decoded.append((decoded[-1][0], tail))
-    return decoded
-
-
-class HeaderList:
-    """A `HeaderSource` over plain header pairs (names in any case, duplicates kept)."""
-
-    __slots__ = ("_pairs",)
-
-    def __init__(self, pairs: Headers) -> None:
-        self._pairs = pairs
-
-    def get(self, key: str, /) -> str | None:
-        values = [v for k, v in self._pairs if k.lower() == key]
-        return ", ".join(values) if values else None
-
-    def multi_items(self) -> Headers:
-        return list(self._pairs)
-
-
-def _header(headers: Headers, name: str) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
+def policy(mode: Mode) -> Policy:
+    """The one place that says what each mode means (the README's table, as code)."""
+    match mode:
+        case "once":  # replay; record only into a cassette that does not exist yet
+            return Policy(replays=True, records="when-new")
+        case "none":  # replay only: CI, and anyone who must never call out
+            return Policy(replays=True, records="never")
+        case "new_episodes":  # replay what matches, record what does not
+            return Policy(replays=True, records="always")
+        case "all":  # record everything anew; the file keeps this run's interactions only
+            return Policy(replays=False, records="always", replaces=True)
+    raise AssertionError(f"unhandled mode {mode!r}")  # pragma: no cover - Options checks it
 
 
 class Recorder:
     """One cassette's record-and-replay state.
 
-    Parameters mirror `promptecho.EchoTransport`; ``path`` is the cassette file.
+    ``options`` are a transport's (`Options`); ``path`` is the cassette file. Several
+    transports may share one recorder: then they share its plays, misses and drift.
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        mode: Mode = "once",
-        match_on: Sequence[str] | None = None,
-        allow_repeats: bool = False,
-        redaction: Redaction | None = None,
-        before_record: Callable[[Interaction], Interaction | None] | None = None,
-        fsync: bool = False,
-        allow_secrets: bool = False,
-    ) -> None:
-        if mode not in MODES:
-            raise invalid_mode(mode)
-        if isinstance(match_on, str):
-            raise ValueError(
-                f"match_on must be a sequence of field names, not the string {match_on!r}"
-            )
+    def __init__(self, path: str | os.PathLike[str], options: Options | None = None) -> None:
+        options = options if options is not None else _DEFAULT_OPTIONS
         file = os.fspath(path)
         if not isinstance(file, str):
             raise TypeError(f"a cassette path must be a str or a path, not {path!r}")
@@ -258,35 +95,14 @@ class Recorder:
         # syscalls it is used for. `path` builds the Path when someone asks.
         self._file = file
         self._path = path if isinstance(path, Path) else None
-        self.mode: Mode = mode
-        self.match_on = tuple(match_on) if match_on is not None else None
-        self.allow_repeats = allow_repeats
-        self.redaction = redaction or DEFAULT_REDACTION
-        self.before_record = before_record
-        self.fsync = fsync
-        self.allow_secrets = allow_secrets
+        self.options = options
+        self.policy = policy(options.mode)
         self.misses: list[CassetteMiss] = []
-        self.recorded = 0
+        self.drift: list[Drift] = []
         self._lock = threading.Lock()
-        self._entries: list[_Entry] = []
-        self._index: dict[_Key, deque[_Entry]] = {}
-        self._replaced: set[bytes] = set()
-        self._appended: set[bytes] = set()  # line_digest of each line this recorder appended
-        # A journal left by a killed process is folded in first, so it is never lost.
-        data = fold(self.path, fsync=fsync) if has_journal(file) else None
-        if data is None:
-            data = read_if_exists(file)
-        loaded: Sequence[Interaction | Pending] | None = None
-        if data is not None:
-            # Mode "all" compares whole interactions; the others decode responses lazily.
-            loaded = (
-                Cassette.from_bytes(data, file).interactions
-                if mode == "all"
-                else index_from_bytes(data, file)
-            )
-        self.existed = loaded is not None
-        if loaded is not None:
-            self._load(loaded)
+        self._index = Index()
+        self._keeper = Keeper(file, lambda: self.path, options, VERSION)
+        self.existed = self._load()
 
     @property
     def path(self) -> Path:
@@ -295,27 +111,44 @@ class Recorder:
             self._path = Path(self._file)
         return self._path
 
+    @property
+    def mode(self) -> Mode:
+        return self.options.mode
+
+    @property
+    def recorded(self) -> int:
+        """How many interactions this recorder has kept."""
+        return self._keeper.recorded
+
     # -- loading ----------------------------------------------------------------------
 
-    def _load(self, interactions: Sequence[Interaction | Pending]) -> None:
-        paths = self.redaction.request_paths
+    def _load(self) -> bool:
+        # A journal left by a killed process is folded in first, so it is never lost.
+        data = fold(self.path, fsync=self.options.fsync) if has_journal(self._file) else None
+        if data is None:
+            data = read_if_exists(self._file)
+        if data is None:
+            return False
+        interactions: Sequence[Interaction | Pending]
+        if self.policy.replaces:
+            # A re-record compares whole interactions; the others decode responses lazily.
+            whole = Cassette.from_bytes(data, self._file).interactions
+            self._keeper.replaced = {msgspec.json.encode(i) for i in whole}
+            interactions = list[Interaction | Pending](whole)
+        else:
+            interactions = list[Interaction | Pending](index_from_bytes(data, self._file))
+        paths = self.options.redaction.request_paths
+        match_on = self.options.match_on
         for number, interaction in enumerate(interactions):
             request = interaction.request
             body = request.body
             if paths:
                 # Idempotent on a redacted body; lets a cassette recorded before a
                 # `request:` rule was added still match.
-                body = _secrets().redact_json(body, paths)
-            key = self._key_of(request.method, request.url, request.api, request.stream, body)
-            entry = _Entry(number, interaction, key, self._file)
-            self._entries.append(entry)
-            self._index.setdefault(entry.key, deque()).append(entry)
-        if self.mode == "all":
-            self._replaced = {msgspec.json.encode(i) for i in interactions}
-
-    def _key_of(self, method: str, url: str, api: str, stream: bool, body: JSON) -> _Key:
-        digest = hashlib.sha256(_sorted_encoder.encode(select(body, api, self.match_on))).digest()
-        return (method.upper(), _endpoint(url), api, stream, digest)
+                body = secrets_module().redact_json(body, paths)
+            key = key_of(request.method, request.url, request.api, request.stream, body, match_on)
+            self._index.add(Entry(number, interaction, key, self._file))
+        return True
 
     # -- the decision -----------------------------------------------------------------
 
@@ -335,50 +168,55 @@ class Recorder:
                 self.path,
                 f"cannot record or replay {method.upper()} {url}: it asks to switch the "
                 f"connection to {upgrade!r} (Upgrade header), and a cassette holds HTTP "
-                "request/response pairs, not the protocol that follows a 101",
+                "request/response pairs, not the protocol that follows a 101 "
+                "(for WebSockets, see promptecho.WebSocketEcho)",
             )
+        options = self.options
         secrets: list[str] = []
-        stored_url = redact_url(url, self.redaction, secrets)
+        stored_url = redact_url(url, options.redaction, secrets)
         canonical = canonicalize_request(method, url, body, headers.get("content-type"))
-        if self.redaction.request_paths:
+        request_body = canonical.body
+        if options.redaction.request_paths:
             # Before the key: the incoming request must match its redacted recording.
-            canonical = msgspec.structs.replace(
-                canonical, body=_secrets().redact_json(canonical.body, self.redaction.request_paths)
+            request_body = secrets_module().redact_json(
+                request_body, options.redaction.request_paths
             )
-        key = self._key_of(method, stored_url, canonical.api, canonical.stream, canonical.body)
+        key = key_of(
+            method, stored_url, canonical.api, canonical.stream, request_body, options.match_on
+        )
+        rules = self.policy
         with self._lock:
-            entry = None if self.mode == "all" else self._take(key)
-            if entry is not None:
-                return entry.replay()
-            if self.mode == "none" or (self.mode == "once" and self.existed):
-                miss = self._miss(method, stored_url, key, canonical)
-                self.misses.append(miss)
-                raise miss
+            entry = self._index.take(key, options.allow_repeats) if rules.replays else None
+            match entry, rules.records:
+                case Entry(), _:
+                    self._note_drift(entry, method, stored_url, request_body)
+                    return entry.replay()
+                case None, "always":
+                    pass
+                case None, "when-new" if not self.existed:
+                    pass
+                case _:
+                    miss = self._miss(
+                        method, stored_url, key, canonical.stream, request_body, canonical.api
+                    )
+                    self.misses.append(miss)
+                    raise miss
         request = RecordedRequest(
             method=method.upper(),
             url=stored_url,
             api=canonical.api,
             stream=canonical.stream,
-            headers=redact_request_headers(headers.multi_items(), self.redaction, secrets),
-            body=canonical.body,
+            headers=redact_request_headers(headers.multi_items(), options.redaction, secrets),
+            body=request_body,
         )
         return Record(request, secrets)
 
-    def _take(self, key: _Key) -> _Entry | None:
-        queue = self._index.get(key)
-        if not queue:
-            return None
-        for entry in queue:
-            if entry.plays == 0:
-                entry.plays = 1
-                return entry
-        if self.allow_repeats:
-            last = queue[-1]
-            last.plays += 1
-            return last
-        return None
+    def _note_drift(self, entry: Entry, method: str, url: str, body: object) -> None:
+        differences = drift(entry.request.body, body)
+        if differences:
+            self.drift.append(Drift(self.path, entry.number, method.upper(), url, differences))
 
-    # -- recording --------------------------------------------------------------------
+    # -- recording: the keeper's ---------------------------------------------------------
 
     def complete(
         self,
@@ -390,139 +228,73 @@ class Recorder:
         started: float,
         error: Failure | None = None,
     ) -> None:
-        """Keep a response whose body was read to its end (or cut short by ``error``).
-
-        ``chunks`` are the body bytes as they came off the wire (still compressed if the
-        server compressed them), each with its arrival time (``time.perf_counter``).
-        """
-        stored_headers = redact_response_headers(headers, self.redaction)
-        encoding = _header(headers, "content-encoding")
-        body: Empty | Json | Text | Sse | Ndjson | Binary
-        decoded = _decoded(chunks, encoding) if chunks else []
-        if not chunks:
-            body = Empty()
-        elif decoded is not None:
-            body = build_body(_header(headers, "content-type"), decoded, stream_started=started)
-        else:
-            # An encoding we cannot decode (unknown, or corrupt bytes): keep the bytes as
-            # they came and the header that explains them, so replay hands over the same.
-            body = Binary(data=b"".join(chunk for _, chunk in chunks))
-            stored_headers["content-encoding"] = encoding or ""
-        if self.redaction.response_paths:
-            body = _secrets().redact_response_body(body, self.redaction.response_paths)
-        response = RecordedResponse(status=status, headers=stored_headers, body=body)
-        self._keep(Interaction(request=record.request, response=response, error=error), record)
+        """Keep a response whose body was read to its end (or cut short by ``error``)."""
+        self._keeper.complete(record, status, headers, chunks, started=started, error=error)
 
     def fail(self, record: Record, error: Failure) -> None:
         """Keep a request that failed before any response (connect error, timeout)."""
-        self._keep(Interaction(request=record.request, error=error), record)
+        self._keeper.fail(record, error)
 
     def admit(self, record: Record, size: int) -> None:
-        """Refuse a response body that has grown past `MAX_RECORDED_BODY` while recording."""
-        if size > MAX_RECORDED_BODY:
-            request = record.request
-            raise CassetteError(
-                self.path,
-                f"refusing to record {request.method} {request.url}: its response body passed "
-                f"{MAX_RECORDED_BODY} bytes ({size} read so far). A cassette is meant to be "
-                "reviewed and committed; call this endpoint without promptecho, or stub it.",
-            )
-
-    def _keep(self, interaction: Interaction, record: Record) -> None:
-        if self.before_record is not None:
-            changed = self.before_record(interaction)
-            if changed is None:
-                return
-            interaction = changed
-        line = encode_interaction(interaction)  # scanned, then appended: encoded once
-        if not self.allow_secrets:
-            hit = _secrets().find_secret(interaction, record.secrets, encoded=line)
-            if hit is not None:
-                raise CassetteError(
-                    self.path,
-                    f"refusing to write a secret ({hit.kind}) found at {hit.path} of "
-                    f"{interaction.request.method} {interaction.request.url}. Redact it "
-                    "(redact=[...] or before_record), or pass allow_secrets=True if it is fake.",
-                )
-        append_journal(self.path, line, fsync=self.fsync)
-        digest = line_digest(line)
-        with self._lock:
-            self.recorded += 1
-            self._appended.add(digest)
+        """Refuse a response body that has grown past the recording limit."""
+        self._keeper.admit(record, size)
 
     # -- the end ------------------------------------------------------------------------
 
     def close(self) -> None:
         """Fold this run's recordings into the cassette file."""
-        if self.mode == "all" and self.recorded:
-            replaced = self._replaced
-            fold(
-                self.path,
-                keep=lambda old: [i for i in old if msgspec.json.encode(i) not in replaced],
-                fsync=self.fsync,
-                trusted=self._appended,
-            )
-        elif self.recorded:
-            # Nothing recorded, nothing to fold: a journal another process appends to is
-            # folded when that process closes (or, if it dies, by the next load).
-            fold(self.path, fsync=self.fsync, trusted=self._appended)
+        self._keeper.close()
 
     def unplayed(self) -> list[Interaction]:
         """Recorded interactions this run never replayed (stale recordings)."""
-        if self.mode == "all":
+        if not self.policy.replays:
             return []
-        return [e.interaction for e in self._entries if e.plays == 0]
+        return [e.interaction for e in self._index.unplayed()]
+
+    def played(self) -> list[int]:
+        """The numbers of the recorded interactions this run replayed."""
+        return self._index.played()
+
+    def explain_unplayed(self) -> str:
+        """What this cassette holds that was not played, and how each differs from the
+        closest request that was: empty when everything was played."""
+        if not self.policy.replays:
+            return ""
+        lines = self._index.explain_unplayed(self.options.match_on)
+        if not lines:
+            return ""
+        count = len(self._index.unplayed())
+        noun = "interaction" if count == 1 else "interactions"
+        return "\n".join([f"{self.path} holds {count} {noun} this test did not play:", *lines])
 
     # -- misses -------------------------------------------------------------------------
 
-    def _miss(self, method: str, url: str, key: _Key, canonical: Canonical) -> CassetteMiss:
+    def _miss(
+        self,
+        method: str,
+        url: str,
+        key: tuple[str, str, str, bool, bytes],
+        stream: bool,
+        body: object,
+        api: str,
+    ) -> CassetteMiss:
         if not self.existed:
-            return CassetteMiss(
-                self.path,
-                method,
-                url,
-                self.mode,
-                reason=f"The cassette does not exist, and mode {self.mode!r} does not record.",
+            reason = f"The cassette does not exist, and mode {self.mode!r} does not record."
+            closest: int | None = None
+            differences: list[Difference] = []
+        else:
+            reason, closest, differences = self._index.explain_miss(
+                key, stream, body, api, self.options.match_on
             )
-        same = [e for e in self._entries if e.key[:3] == key[:3]]
-        if not same:
-            recorded = sorted({f"{e.key[0]} {e.key[1]}" for e in self._entries})
-            listing = ", ".join(recorded) if recorded else "nothing"
-            return CassetteMiss(
-                self.path,
-                method,
-                url,
-                self.mode,
-                reason=f"Nothing was recorded for this endpoint; the cassette holds: {listing}.",
-            )
-        if any(e.key == key for e in same):
-            plays = sum(e.plays for e in same if e.key == key)
-            return CassetteMiss(
-                self.path,
-                method,
-                url,
-                self.mode,
-                reason=f"An identical request was recorded and has already been replayed "
-                f"({plays} time(s)); pass allow_repeats=True to replay it again.",
-            )
-        incoming = select(canonical.body, canonical.api, self.match_on)
-        best: tuple[int, _Entry, list[Difference]] | None = None
-        for entry in same:
-            request = entry.request
-            recorded = select(request.body, request.api, self.match_on)
-            differences = diff(recorded, incoming)
-            if request.stream != canonical.stream:
-                differences.append(Difference("stream", request.stream, canonical.stream))
-            if best is None or len(differences) < best[0]:
-                best = (len(differences), entry, differences)
-        assert best is not None
-        _, entry, differences = best
         return CassetteMiss(
             self.path,
             method,
             url,
             self.mode,
-            closest=entry.number,
+            reason=reason,
+            closest=closest,
             differences=differences,
-            detail=describe(differences),
         )
+
+
+_DEFAULT_OPTIONS = Options()

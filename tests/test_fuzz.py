@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from promptecho import Cassette, CassetteError, CassetteMiss
 from promptecho._canonical import canonicalize_request
 from promptecho._content import build_body, render_body
+from promptecho._options import Options
 from promptecho._recorder import Recorder
 from promptecho._sse import EventParser, LineParser
 
@@ -81,7 +82,7 @@ def _nested(depth: int, leaf: str = '"x"') -> bytes:
 
 
 def _decide(url: str, body: bytes, content_type: str = "application/json") -> None:
-    recorder = Recorder(Path("/nonexistent/promptecho-fuzz.json"), mode="none")
+    recorder = Recorder(Path("/nonexistent/promptecho-fuzz.json"), Options(mode="none"))
     try:
         recorder.decide("POST", url, [("content-type", content_type)], body)
     except ALLOWED as err:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from promptecho import Cassette, CassetteError
-from promptecho._recorder import MAX_RECORDED_BODY
+from promptecho._keeper import MAX_RECORDED_BODY
 from promptecho._store import journal_path
 from promptecho.testing import FakeUpstream, Reply, Seen
 

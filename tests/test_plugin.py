@@ -127,11 +127,12 @@ def test_default_cassette_path_uses_the_cassette_dir_when_given() -> None:
         (None, None, False, None, "once"),
         (None, None, False, "all", "all"),
         (None, None, True, "all", "none"),
-        (None, "new_episodes", True, "all", "new_episodes"),
+        (None, "new_episodes", True, "all", "none"),
+        (None, "new_episodes", False, "all", "new_episodes"),
         ("all", "none", True, "once", "all"),
         ("once", "all", False, None, "once"),
     ],
-    ids=["default", "ini", "ci-over-ini", "marker-over-ci", "cli-over-all", "cli-over-marker"],
+    ids=["default", "ini", "ci-over-ini", "ci-over-marker", "marker-over-ini", "cli-over-all", "cli-over-marker"],
 )
 def test_resolve_mode_precedence(option, marker, ci, ini, expected) -> None:
     assert resolve_mode(option=option, marker=marker, ci=ci, ini=ini) == expected
@@ -183,7 +184,7 @@ def test_records_into_auto_named_cassettes_then_replays_them_in_ci(
     result = suite.runpytest()
     result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(
-        ["promptecho: 6 cassettes replayed, 0 recorded, 0 re-recorded, 0 misses, 0 unplayed interactions"]
+        ["promptecho: 6 cassettes replayed, 0 recorded, 0 re-recorded, 0 misses, 0 unplayed interactions, 0 replays with drift"]
     )
 
 
@@ -226,7 +227,7 @@ def test_the_summary_line_counts_replayed_recorded_rerecorded_misses_and_unplaye
         """)
     result = suite.runpytest()
     result.stdout.fnmatch_lines(
-        ["promptecho: 0 cassettes replayed, 2 recorded, 0 re-recorded, 0 misses, 0 unplayed interactions"]
+        ["promptecho: 0 cassettes replayed, 2 recorded, 0 re-recorded, 0 misses, 0 unplayed interactions, 0 replays with drift"]
     )
     suite.makepyfile(test_chat="""
         import pytest
@@ -238,7 +239,7 @@ def test_the_summary_line_counts_replayed_recorded_rerecorded_misses_and_unplaye
     result = suite.runpytest()
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
-        ["promptecho: 1 cassette replayed, 0 recorded, 1 re-recorded, 0 misses, 1 unplayed interaction"]
+        ["promptecho: 1 cassette replayed, 0 recorded, 1 re-recorded, 0 misses, 1 unplayed interaction, 0 replays with drift"]
     )
     suite.makepyfile(test_chat="""
         def test_one(promptecho_client, ask): ask(promptecho_client, "changed")
@@ -246,7 +247,7 @@ def test_the_summary_line_counts_replayed_recorded_rerecorded_misses_and_unplaye
     result = suite.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["promptecho: 1 cassette replayed, 0 recorded, 0 re-recorded, 1 miss, 1 unplayed interaction"]
+        ["promptecho: 0 cassettes replayed, 0 recorded, 0 re-recorded, 1 miss, 1 unplayed interaction, 0 replays with drift"]
     )
 
 
@@ -273,7 +274,7 @@ def test_mode_all_on_the_command_line_rerecords(
     result = suite.runpytest("--promptecho-mode=all")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["promptecho: 0 cassettes replayed, 0 recorded, 1 re-recorded, 0 misses, 0 unplayed interactions"]
+        ["promptecho: 0 cassettes replayed, 0 recorded, 1 re-recorded, 0 misses, 0 unplayed interactions, 0 replays with drift"]
     )
     assert len(texts_in(cassette)) == 1
     assert "second" in texts_in(cassette)[0]
@@ -288,8 +289,10 @@ def test_mode_option_accepts_only_the_four_modes(suite: pytest.Pytester) -> None
 def test_the_marker_is_registered_with_its_signature(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--markers")
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.promptecho(*, mode=None, match_on=None, cassette=None, allow_repeats=False, "
-         "**transport_options): options of this test's cassette; the closest marker wins."]
+        ["@pytest.mark.promptecho(*, cassette=None, mode=..., match_on=..., transport=..., "
+         "allow_repeats=..., replay_timing=..., redact_headers=..., redact_query=..., "
+         "before_record=..., fsync=..., on_miss=..., redact=..., allow_secrets=...): options of "
+         "this test's cassette; the closest marker wins, option by option."]
     )
 
 
@@ -300,7 +303,7 @@ pytestmark = pytest.mark.promptecho(mode="new_episodes", allow_repeats=True)
 
 def show(name, handle):
     t = handle.transport()
-    print(f"MODE {name} {handle.mode} {t.mode} repeats={t.recorder.allow_repeats}")
+    print(f"MODE {name} {handle.mode} {t.mode} repeats={t.recorder.options.allow_repeats}")
 
 def test_module(promptecho_cassette):
     show("module", promptecho_cassette)
@@ -326,9 +329,10 @@ class TestClass:
         ((), None, ["module new_episodes", "class all", "function once", "repeats all"]),
         (("--promptecho-mode=none",), None,
          ["module none", "class none", "function none", "repeats none"]),
-        ((), "1", ["module new_episodes", "class all", "function once", "repeats all"]),
+        ((), "1", ["module none", "class none", "function none", "repeats none"]),
+        (("--promptecho-mode=all",), "1", ["module all", "class all", "function all", "repeats all"]),
     ],
-    ids=["markers-closest-wins", "cli-over-markers", "markers-over-ci"],
+    ids=["markers-closest-wins", "cli-over-markers", "ci-over-markers", "cli-over-ci"],
 )
 def test_marker_precedence(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args, ci, expected
@@ -562,7 +566,7 @@ def test_strict_fails_a_test_that_left_recordings_unplayed(
     result.stdout.fnmatch_lines(
         [
             "*/cassettes/test_chat/test_chat.json holds 1 interaction this test did not play:",
-            "  POST http://127.0.0.1:*/v1/chat/completions",
+            "  #1 POST http://127.0.0.1:*/v1/chat/completions",
             "    differs from the closest played request at:",
             '      messages[[]0].content[[]0].text: recorded "What is the weather in Paris?" / incoming "Hello"',
             "Remove them with --promptecho-mode=all (re-records the cassette).",
@@ -676,7 +680,7 @@ def test_sdk_misses_fail_the_test_at_once_with_the_diff(
         # Well under the first back-off sleep (0.5 s or more) of either SDK's retries.
         assert float((suite.path / f"{sdk}.seconds").read_text()) < 0.4
     # One miss per test: the SDKs made no second attempt.
-    result.stdout.fnmatch_lines(["promptecho: 2 cassettes replayed, *, 2 misses, *"])
+    result.stdout.fnmatch_lines(["promptecho: 0 cassettes replayed, *, 2 misses, *"])
     result.stdout.no_fnmatch_line("*APIConnectionError*")
     result.stdout.no_fnmatch_line("During handling of the above exception*")
 
@@ -700,7 +704,7 @@ def test_two_xdist_workers_recording_into_one_cassette_lose_nothing(suite: pytes
     result = suite.runpytest_subprocess("-n", "2")
     result.assert_outcomes(passed=16)
     # Each test on the shared cassette counts the others' recordings as unplayed.
-    result.stdout.fnmatch_lines(["promptecho: 0 cassettes replayed, *, 0 misses, * unplayed interactions"])
+    result.stdout.fnmatch_lines(["promptecho: 0 cassettes replayed, *, 0 misses, * unplayed interactions, 0 replays with drift"])
     shared = suite.path / "cassettes" / "test_chat" / "shared.json"
     recorded = texts_in(shared)
     assert len(recorded) == 12

@@ -10,6 +10,7 @@ import pytest
 
 from promptecho import Cassette, CassetteMiss
 from promptecho._cassette import Failure, Json, Sse
+from promptecho._options import Options
 from promptecho._recorder import Record, Recorder, Replay
 from promptecho._store import journal_path
 
@@ -35,7 +36,7 @@ def test_a_recorded_answer_is_replayed_from_plain_values(tmp_path: Path) -> None
     recorder = Recorder(path)
     record_one(recorder, "hi", b'{"answer": 42}')
     recorder.close()
-    replay = Recorder(path, mode="none").decide("POST", URL, JSON_HEADERS, body("hi"))
+    replay = Recorder(path, Options(mode="none")).decide("POST", URL, JSON_HEADERS, body("hi"))
     assert isinstance(replay, Replay)
     assert (replay.status, replay.chunks, replay.error) == (200, [(0, b'{"answer":42}')], None)
     assert replay.headers == [("content-type", "application/json")]
@@ -48,7 +49,7 @@ def test_key_order_and_whitespace_do_not_change_the_match(tmp_path: Path) -> Non
     recorder.close()
     reordered = b'{ "messages" : [ {"content": "hi", "role": "user"} ],\n "model": "m" }'
     assert isinstance(
-        Recorder(path, mode="none").decide("POST", URL, JSON_HEADERS, reordered), Replay
+        Recorder(path, Options(mode="none")).decide("POST", URL, JSON_HEADERS, reordered), Replay
     )
 
 
@@ -59,7 +60,7 @@ def test_new_interactions_are_durable_in_the_journal_before_close(tmp_path: Path
     assert not path.exists()
     assert journal_path(path).read_bytes().count(b"\n") == 1
     # A new recorder (the next run) folds the journal in.
-    assert len(Recorder(path, mode="none")._entries) == 1
+    assert len(Recorder(path, Options(mode="none"))._index.entries) == 1
     assert len(Cassette.load(path).interactions) == 1
 
 
@@ -70,7 +71,7 @@ def test_a_failure_before_any_response_is_recorded_and_replayed(tmp_path: Path) 
     assert isinstance(decision, Record)
     recorder.fail(decision, Failure(type="ConnectTimeout", message="timed out"))
     recorder.close()
-    replay = Recorder(path, mode="none").decide("POST", URL, JSON_HEADERS, body("hi"))
+    replay = Recorder(path, Options(mode="none")).decide("POST", URL, JSON_HEADERS, body("hi"))
     assert isinstance(replay, Replay)
     assert replay.status is None
     assert replay.error == Failure(type="ConnectTimeout", message="timed out")
@@ -93,7 +94,9 @@ def test_a_stream_is_stored_as_events_and_replayed_one_event_per_chunk(tmp_path:
     assert stored is not None
     assert isinstance(stored.body, Sse)
     assert [e.data for e in stored.body.events] == [{"a": 1}, {"a": 2}, "[DONE]"]
-    replay = Recorder(path, mode="none").decide("POST", URL, JSON_HEADERS, body("hi", stream=True))
+    replay = Recorder(path, Options(mode="none")).decide(
+        "POST", URL, JSON_HEADERS, body("hi", stream=True)
+    )
     assert isinstance(replay, Replay)
     assert [chunk for _, chunk in replay.chunks] == [
         b'data: {"a":1}\n\n',
@@ -103,7 +106,7 @@ def test_a_stream_is_stored_as_events_and_replayed_one_event_per_chunk(tmp_path:
 
 
 def test_miss_in_none_mode_is_kept_on_misses(tmp_path: Path) -> None:
-    recorder = Recorder(tmp_path / "absent.json", mode="none")
+    recorder = Recorder(tmp_path / "absent.json", Options(mode="none"))
     with pytest.raises(CassetteMiss) as miss:
         recorder.decide("POST", URL, JSON_HEADERS, body("hi"))
     assert recorder.misses == [miss.value]
@@ -117,7 +120,7 @@ def test_unplayed_lists_the_recordings_this_run_did_not_use(tmp_path: Path) -> N
     record_one(recorder, "a")
     record_one(recorder, "b")
     recorder.close()
-    again = Recorder(path, mode="none")
+    again = Recorder(path, Options(mode="none"))
     again.decide("POST", URL, JSON_HEADERS, body("a"))
     assert [i.request.body["messages"][0]["content"][0]["text"] for i in again.unplayed()] == ["b"]
 
@@ -130,7 +133,7 @@ def test_before_record_can_change_or_drop_an_interaction(tmp_path: Path) -> None
         seen.append(interaction)
         return None if len(seen) == 2 else interaction
 
-    recorder = Recorder(path, before_record=hook)
+    recorder = Recorder(path, Options(before_record=hook))
     record_one(recorder, "kept")
     record_one(recorder, "dropped")
     recorder.close()
