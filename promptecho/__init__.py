@@ -15,8 +15,7 @@ from ._errors import CassetteError, CassetteMiss, Difference, Drift, DriftWarnin
 from ._httpx import AsyncEchoTransport, EchoTransport, async_client, client
 from ._match import DEFAULT_MATCH_ON
 from ._scope import CassetteHandle, use_cassette
-
-__version__ = "0.1.0"
+from ._version import VERSION as __version__  # noqa: F401 - the package version
 
 __all__ = [
     "DEFAULT_MATCH_ON",

@@ -446,12 +446,12 @@ class SyncEcho(_Echo[ResponseT]):
             if self._transport is not None:
                 self._transport.close()
 
+    # An AsyncClient calls these: say what to use instead of a bare AttributeError.
     async def handle_async_request(self, request: object) -> NoReturn:
-        raise TypeError(
-            f"{type(self).__name__} is a sync transport, but an async client called it: use "
-            f"{_module_of(self)}.AsyncEchoTransport with an AsyncClient "
-            f"(or {_module_of(self)}.async_client(...))."
-        )
+        raise _wrong_direction(self, "sync")
+
+    async def __aenter__(self) -> NoReturn:
+        raise _wrong_direction(self, "sync")
 
 
 class AsyncEcho(_Echo[ResponseT]):
@@ -489,15 +489,25 @@ class AsyncEcho(_Echo[ResponseT]):
             if self._transport is not None:
                 await self._transport.aclose()
 
+    # A sync Client calls these: say what to use instead of a bare AttributeError.
     def handle_request(self, request: object) -> NoReturn:
-        raise TypeError(
-            f"{type(self).__name__} is an async transport, but a sync client called it: use "
-            f"{_module_of(self)}.EchoTransport with a Client (or {_module_of(self)}.client(...))."
+        raise _wrong_direction(self, "async")
+
+    def __enter__(self) -> NoReturn:
+        raise _wrong_direction(self, "async")
+
+
+def _wrong_direction(echo: object, kind: str) -> TypeError:
+    module = "promptecho.httpx2" if type(echo).__module__ == "promptecho.httpx2" else "promptecho"
+    if kind == "sync":
+        fix = f"use {module}.AsyncEchoTransport with an AsyncClient (or {module}.async_client(...))"
+        return TypeError(
+            f"{type(echo).__name__} is a sync transport, but an async client used it: {fix}."
         )
-
-
-def _module_of(echo: object) -> str:
-    return "promptecho.httpx2" if type(echo).__module__ == "promptecho.httpx2" else "promptecho"
+    fix = f"use {module}.EchoTransport with a Client (or {module}.client(...))"
+    return TypeError(
+        f"{type(echo).__name__} is an async transport, but a sync client used it: {fix}."
+    )
 
 
 def make_client(

@@ -212,7 +212,8 @@ class Index:
         best: tuple[Entry, list[Difference]] | None = None
         for entry in same:
             request = entry.request
-            differences = diff(select(request.body, request.api, match_on), incoming)
+            recorded = select(request.body, request.api, match_on)
+            differences = diff(recorded, incoming, named=match_on is not None)
             if request.stream != stream:
                 differences.append(Difference("stream", request.stream, stream))
             if best is None or len(differences) < len(best[1]):

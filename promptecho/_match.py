@@ -230,14 +230,19 @@ def _pick(body: JSON, names: Iterable[tuple[str, tuple[Step, ...], bool]]) -> di
     return picked
 
 
-def diff(recorded: JSON, incoming: JSON) -> list[Difference]:
+def diff(recorded: JSON, incoming: JSON, *, named: bool = False) -> list[Difference]:
     """The leaves where two canonical values (or selections) differ, in document order.
 
     Paths read like ``messages[1].content[0].text``; a side where the field does not exist
     holds ``ABSENT``. Lists of unequal length are aligned, so one inserted message is one
-    difference rather than one per later message.
+    difference rather than one per later message. ``named``: the values are selections by
+    a user's ``match_on``, whose top-level keys are paths already (written as they are).
     """
     out: list[Difference] = []
+    if named and type(recorded) is dict and type(incoming) is dict:
+        for key in _keys(recorded, incoming):
+            _diff(recorded.get(key, ABSENT), incoming.get(key, ABSENT), key, out)
+        return out
     _diff(recorded, incoming, "", out)
     return out
 

@@ -36,14 +36,12 @@ from ._options import Options
 from ._redact import redact_request_headers, redact_url
 from ._store import fold, has_journal
 from ._types import Headers, Mode
+from ._version import VERSION
 
 if TYPE_CHECKING:
     from ._types import HeaderSource
 
 __all__ = ["HeaderList", "Policy", "Record", "Recorder", "Replay", "policy"]
-
-VERSION = "0.1.0"  # the version written into each recorded interaction (recorded_by)
-
 
 class Policy:
     """What a mode means: whether recordings answer, when a miss may record, what is kept."""

@@ -58,3 +58,9 @@ def test_the_flavours_share_one_constructor() -> None:
     assert sync == inspect.signature(promptecho.AsyncEchoTransport)
     assert sync == inspect.signature(promptecho.httpx2.EchoTransport)
     assert list(sync.parameters)[:4] == ["cassette", "mode", "match_on", "transport"]
+
+
+def test_the_version_is_the_one_the_package_metadata_gives() -> None:
+    from importlib.metadata import version
+
+    assert promptecho.__version__ == version("promptecho")

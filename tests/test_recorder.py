@@ -141,3 +141,78 @@ def test_before_record_can_change_or_drop_an_interaction(tmp_path: Path) -> None
     assert len(seen) == 2
     assert len(interactions) == 1
     assert isinstance(interactions[0].response.body, Json)  # type: ignore[union-attr]
+
+
+# -- what a mode means: one table ----------------------------------------------------------
+
+# (mode, the cassette exists, a recording matches) -> what decide() does
+MODE_TABLE = [
+    ("once", False, False, "record"),
+    ("once", True, True, "replay"),
+    ("once", True, False, "miss"),
+    ("none", False, False, "miss"),
+    ("none", True, True, "replay"),
+    ("none", True, False, "miss"),
+    ("new_episodes", False, False, "record"),
+    ("new_episodes", True, True, "replay"),
+    ("new_episodes", True, False, "record"),
+    ("all", False, False, "record"),
+    ("all", True, True, "record"),
+    ("all", True, False, "record"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mode", "exists", "matches", "expected"),
+    MODE_TABLE,
+    ids=[
+        f"{m}-{'exists' if e else 'absent'}-{'match' if h else 'nomatch'}"
+        for m, e, h, _ in MODE_TABLE
+    ],
+)
+def test_what_each_mode_does(tmp_path: Path, mode, exists, matches, expected) -> None:
+    path = tmp_path / "c.json"
+    if exists:
+        recorder = Recorder(path)
+        record_one(recorder, "recorded")
+        recorder.close()
+    recorder = Recorder(path, Options(mode=mode))
+    text = "recorded" if matches else "other"
+    try:
+        decision = recorder.decide("POST", URL, JSON_HEADERS, body(text))
+    except CassetteMiss:
+        outcome = "miss"
+    else:
+        outcome = "replay" if isinstance(decision, Replay) else "record"
+    assert outcome == expected
+    assert len(recorder.misses) == (outcome == "miss")
+
+
+def test_mode_all_keeps_only_what_it_recorded_and_unplayed_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    recorder = Recorder(path)
+    record_one(recorder, "old")
+    recorder.close()
+    again = Recorder(path, Options(mode="all"))
+    record_one(again, "new")
+    assert again.unplayed() == []
+    again.close()
+    texts = [
+        i.request.body["messages"][0]["content"][0]["text"]
+        for i in Cassette.load(path).interactions
+    ]
+    assert texts == ["new"]
+
+
+def test_each_recorded_interaction_says_when_and_by_which_version(tmp_path: Path) -> None:
+    import re
+
+    import promptecho
+
+    path = tmp_path / "c.json"
+    recorder = Recorder(path)
+    record_one(recorder, "hi")
+    recorder.close()
+    [interaction] = Cassette.load(path).interactions
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", interaction.recorded_at or "")
+    assert interaction.recorded_by == promptecho.__version__
