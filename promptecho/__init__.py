@@ -11,7 +11,15 @@ The httpx2 flavour (for the SDKs built on httpx2) is `promptecho.httpx2`.
 
 from ._canonical import canonicalize, register_normalizer
 from ._cassette import Cassette
-from ._errors import CassetteError, CassetteMiss, Difference, Drift, DriftWarning
+from ._errors import (
+    CassetteError,
+    CassetteExpired,
+    CassetteExpiredWarning,
+    CassetteMiss,
+    Difference,
+    Drift,
+    DriftWarning,
+)
 from ._httpx import AsyncEchoTransport, EchoTransport, async_client, client
 from ._match import DEFAULT_MATCH_ON
 from ._scope import CassetteHandle, use_cassette
@@ -22,6 +30,8 @@ __all__ = [
     "AsyncEchoTransport",
     "Cassette",
     "CassetteError",
+    "CassetteExpired",
+    "CassetteExpiredWarning",
     "CassetteHandle",
     "CassetteMiss",
     "Difference",

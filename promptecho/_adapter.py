@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, Self, TypeVar, cast
@@ -21,7 +22,7 @@ from ._cassette import Failure, Interaction
 from ._errors import CassetteError, CassetteMiss, Drift
 from ._options import Options, split_options
 from ._recorder import Record, Recorder, Replay
-from ._types import Mode, ReplayTiming
+from ._types import Mode, OnExpiry, ReplayTiming
 
 __all__ = [
     "AsyncEcho",
@@ -269,6 +270,8 @@ class _Echo(Generic[ResponseT]):
         on_miss: Callable[[CassetteMiss], object] | None = None,
         redact: Sequence[str] = (),
         allow_secrets: bool = False,
+        max_age: str | timedelta | None = None,
+        on_expiry: OnExpiry = "warn",
     ) -> None:
         options = Options(
             mode=mode,
@@ -283,6 +286,8 @@ class _Echo(Generic[ResponseT]):
             on_miss=on_miss,
             redact=redact,
             allow_secrets=allow_secrets,
+            max_age=max_age,
+            on_expiry=on_expiry,
         )
         self._setup(Recorder(cassette, options), options, owns_recorder=True)
 

@@ -4,11 +4,13 @@
 
     Exception
      ├── CassetteError        a cassette file that cannot be used (bad JSON, wrong shape,
-     │                        newer format, a secret about to be written)
+     │    │                   newer format, a secret about to be written)
+     │    └── CassetteExpired  its oldest recording is older than max_age (on_expiry="fail")
      └── CassetteMiss         a request with no recorded answer in a mode that may not record
 
     UserWarning
-     └── DriftWarning         a replayed request differs from its recording outside the key
+     ├── DriftWarning         a replayed request differs from its recording outside the key
+     └── CassetteExpiredWarning  a cassette older than max_age (on_expiry="warn")
 
     ValueError                bad arguments: an unknown mode, a malformed ``match_on``
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,6 +31,8 @@ from ._types import JSON, MODES
 
 __all__ = [
     "CassetteError",
+    "CassetteExpired",
+    "CassetteExpiredWarning",
     "CassetteMiss",
     "Difference",
     "Drift",
@@ -51,6 +56,32 @@ class CassetteError(Exception):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class CassetteExpired(CassetteError):
+    """A cassette whose oldest recording is older than the ``max_age`` it was given."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], oldest: str, age: timedelta, max_age: timedelta
+    ) -> None:
+        self.oldest = oldest
+        self.age = age
+        self.max_age = max_age
+        super().__init__(
+            path,
+            f"has expired: its oldest recording is from {oldest}, {_days(age)} ago, older "
+            f"than max_age {_days(max_age)}. Re-record it (--promptecho-mode=rewrite, or "
+            "on_expiry='rerecord').",
+        )
+
+
+def _days(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
+class CassetteExpiredWarning(UserWarning):
+    """A cassette older than its ``max_age``, with ``on_expiry="warn"``."""
 
 
 class CassetteMiss(Exception):

@@ -7,19 +7,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from ._errors import invalid_mode
 from ._match import MatchOn
 from ._redact import DEFAULT_REDACTION, Redaction
-from ._types import MODES, Mode, ReplayTiming
+from ._types import MODES, ON_EXPIRY, Mode, OnExpiry, ReplayTiming
 
 if TYPE_CHECKING:
     from ._cassette import Interaction
     from ._errors import CassetteMiss
 
-__all__ = ["OPTION_NAMES", "RECORDER_OPTIONS", "Options", "split_options"]
+__all__ = ["OPTION_NAMES", "RECORDER_OPTIONS", "Options", "parse_duration", "split_options"]
 
 OPTION_NAMES: Final = (
     "mode",
@@ -34,6 +36,8 @@ OPTION_NAMES: Final = (
     "on_miss",
     "redact",
     "allow_secrets",
+    "max_age",
+    "on_expiry",
 )
 """Every option of a transport, in the order of its signature."""
 
@@ -48,6 +52,8 @@ RECORDER_OPTIONS: Final = frozenset(
         "fsync",
         "redact",
         "allow_secrets",
+        "max_age",
+        "on_expiry",
     }
 )
 """The options that belong to the cassette rather than to one transport: the transports of
@@ -71,6 +77,8 @@ class Options:
     on_miss: Callable[[CassetteMiss], object] | None
     redact: tuple[str, ...]
     allow_secrets: bool
+    max_age: timedelta | None
+    on_expiry: OnExpiry
     redaction: Redaction
 
     def __init__(
@@ -88,6 +96,8 @@ class Options:
         on_miss: Callable[[CassetteMiss], object] | None = None,
         redact: Sequence[str] = (),
         allow_secrets: bool = False,
+        max_age: str | timedelta | None = None,
+        on_expiry: OnExpiry = "warn",
     ) -> None:
         if mode not in MODES:
             raise invalid_mode(mode)
@@ -104,6 +114,13 @@ class Options:
         _set(self, "on_miss", _callable("on_miss", on_miss))
         _set(self, "redact", _strings("redact", redact))
         _set(self, "allow_secrets", _flag("allow_secrets", allow_secrets))
+        _set(self, "max_age", None if max_age is None else parse_duration(max_age))
+        if on_expiry not in ON_EXPIRY:
+            raise ValueError(
+                f"{on_expiry!r} is not a valid on_expiry. Valid values are: "
+                f"{', '.join(map(repr, ON_EXPIRY))}."
+            )
+        _set(self, "on_expiry", on_expiry)
         _set(
             self,
             "redaction",
@@ -131,6 +148,27 @@ class Options:
         return f"Options({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
 
+def parse_duration(value: str | timedelta) -> timedelta:
+    """``"12h"``, ``"30d"``, ``"4w"`` (also ``"90m"``, ``"45s"``) or a `timedelta`; positive.
+
+    >>> parse_duration("30d")
+    datetime.timedelta(days=30)
+    """
+    if isinstance(value, timedelta):
+        duration = value
+    else:
+        match = _DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a valid max_age. Write a number and a unit: '45s', '90m', "
+                "'12h', '30d' or '4w' (or pass a datetime.timedelta)."
+            )
+        duration = timedelta(**{_UNITS[match[2]]: int(match[1])})
+    if duration <= timedelta(0):
+        raise ValueError(f"max_age must be positive, not {value!r}")
+    return duration
+
+
 def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split keyword arguments into a transport's options and the rest (a client's, an SDK's)."""
     echo = {k: v for k, v in options.items() if k in _NAMES}
@@ -140,6 +178,8 @@ def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
 # Implementation details
 
 _NAMES: Final = frozenset(OPTION_NAMES)
+_DURATION: Final = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def _flag(name: str, value: object) -> bool:
@@ -188,4 +228,6 @@ _DEFAULTS: Final = {
     "on_miss": None,
     "redact": (),
     "allow_secrets": False,
+    "max_age": None,
+    "on_expiry": "warn",
 }

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -29,12 +31,19 @@ from ._cassette import (
     index_from_bytes,
     read_if_exists,
 )
-from ._errors import CassetteError, CassetteMiss, Difference, Drift
+from ._errors import (
+    CassetteError,
+    CassetteExpired,
+    CassetteExpiredWarning,
+    CassetteMiss,
+    Difference,
+    Drift,
+)
 from ._index import Entry, Index, Replay, drift, key_of
 from ._keeper import HeaderList, Keeper, Record, secrets_module
 from ._options import Options
 from ._redact import redact_request_headers, redact_url
-from ._store import fold, has_journal
+from ._store import delete_cassette, fold, has_journal
 from ._types import Headers, Mode
 from ._version import VERSION
 
@@ -43,10 +52,11 @@ if TYPE_CHECKING:
 
 __all__ = ["HeaderList", "Policy", "Record", "Recorder", "Replay", "policy"]
 
+
 class Policy:
     """What a mode means: whether recordings answer, when a miss may record, what is kept."""
 
-    __slots__ = ("records", "replaces", "replays")
+    __slots__ = ("deletes", "records", "replaces", "replays")
 
     def __init__(
         self,
@@ -54,13 +64,18 @@ class Policy:
         replays: bool,
         records: Literal["never", "when-new", "always"],
         replaces: bool = False,
+        deletes: bool = False,
     ) -> None:
         self.replays = replays  # a matching recording answers
         self.records = records  # an unanswered request goes upstream and is kept
         self.replaces = replaces  # the recordings this run does not make are dropped
+        self.deletes = deletes  # the cassette and its journal are deleted before anything
 
     def __repr__(self) -> str:
-        return f"Policy(replays={self.replays}, records={self.records!r}, replaces={self.replaces})"
+        return (
+            f"Policy(replays={self.replays}, records={self.records!r}, "
+            f"replaces={self.replaces}, deletes={self.deletes})"
+        )
 
 
 def policy(mode: Mode) -> Policy:
@@ -74,6 +89,8 @@ def policy(mode: Mode) -> Policy:
             return Policy(replays=True, records="always")
         case "all":  # record everything anew; the file keeps this run's interactions only
             return Policy(replays=False, records="always", replaces=True)
+        case "rewrite":  # delete the cassette and its journal, then record everything
+            return Policy(replays=False, records="always", deletes=True)
     raise AssertionError(f"unhandled mode {mode!r}")  # pragma: no cover - Options checks it
 
 
@@ -121,6 +138,8 @@ class Recorder:
     # -- loading ----------------------------------------------------------------------
 
     def _load(self) -> bool:
+        if self.policy.deletes:  # a re-record: "existed" says whether there was one before
+            return delete_cassette(self.path)
         # A journal left by a killed process is folded in first, so it is never lost.
         data = fold(self.path, fsync=self.options.fsync) if has_journal(self._file) else None
         if data is None:
@@ -146,7 +165,34 @@ class Recorder:
                 body = secrets_module().redact_json(body, paths)
             key = key_of(request.method, request.url, request.api, request.stream, body, match_on)
             self._index.add(Entry(number, interaction, key, self._file))
+        max_age = self.options.max_age
+        if max_age is not None and self._expired(interactions, max_age):
+            self._index = Index()  # deleted, to be recorded anew
         return True
+
+    def _expired(self, interactions: Sequence[Interaction | Pending], max_age: timedelta) -> bool:
+        """Apply ``on_expiry`` when the oldest recording is older than ``max_age``; True when
+        the cassette is to be recorded anew (``rerecord``)."""
+        oldest = min((i.recorded_at for i in interactions if i.recorded_at), default=None)
+        if oldest is None:  # recorded before promptecho stamped recordings: age unknown
+            return False
+        age = datetime.now(UTC) - datetime.strptime(oldest, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=UTC
+        )
+        if age <= max_age:
+            return False
+        expired = CassetteExpired(self.path, oldest, age, max_age)
+        match self.options.on_expiry:
+            case "warn":
+                warnings.warn(CassetteExpiredWarning(str(expired)), stacklevel=5)
+                return False
+            case "fail":
+                raise expired
+            case "rerecord":
+                delete_cassette(self.path)
+                self.policy = policy("rewrite")
+                return True
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- the decision -----------------------------------------------------------------
 

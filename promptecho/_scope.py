@@ -79,7 +79,7 @@ class CassetteHandle:
         options: dict[str, Any] | None = None,
         folder: Path | None = None,
         flavor: Flavor = "httpx",
-        resolve_mode: Callable[[Mode | None], Mode] | None = None,
+        settle: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.path = Path(path)
         defaults = dict(options or {})
@@ -89,9 +89,10 @@ class CassetteHandle:
         self._defaults = echo
         self._folder = folder if folder is not None else self.path.parent
         self._flavor = flavor
-        self._resolve_mode = resolve_mode or (lambda mode: mode or "once")
-        Options(**self._options({}))  # check the options now, not at the first request
-        self.mode: Mode = self._resolve_mode(echo.get("mode"))
+        # A harness's last word on the options of everything handed out (the pytest plugin's:
+        # the mode from the command line, CI and markers; no re-recording under CI).
+        self._settle = settle or _as_given
+        self.mode: Mode = Options(**self._options({})).mode  # checked now, not at first use
         self._recorders: dict[Path, tuple[Recorder, tuple[object, ...]]] = {}
         self._handed_out: list[_HandedOut] = []
 
@@ -247,9 +248,7 @@ class CassetteHandle:
     # Implementation details
 
     def _options(self, given: dict[str, Any]) -> dict[str, Any]:
-        merged = {**self._defaults, **given}
-        merged["mode"] = self._resolve_mode(merged.get("mode"))
-        return merged
+        return self._settle({**self._defaults, **given})
 
     def _echo(
         self,
@@ -286,6 +285,10 @@ class CassetteHandle:
         if cassette is None:
             return self.path
         return resolve_cassette(cassette, folder=self._folder, beside=self.path.with_suffix(""))
+
+
+def _as_given(options: dict[str, Any]) -> dict[str, Any]:
+    return options
 
 
 class use_cassette:

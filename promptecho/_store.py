@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = [
     "append_journal",
+    "delete_cassette",
     "fold",
     "has_journal",
     "journal_path",
@@ -223,3 +224,18 @@ def _unfolded_leftovers(path: Path, current: bytes | None) -> list[Path]:
         else:
             unfolded.append(file)
     return unfolded
+
+
+def delete_cassette(path: Path) -> bool:
+    """Remove a cassette, its journal and a killed fold's leftovers, under the lock; whether
+    there was a cassette (or a journal) to remove."""
+    with locked(path):
+        existed = path.exists() or journal_path(path).exists()
+        path.unlink(missing_ok=True)
+        journal_path(path).unlink(missing_ok=True)
+        folding = _folding_dir(path)
+        if folding.is_dir():
+            for file in folding.iterdir():
+                file.unlink()
+            folding.rmdir()
+    return existed

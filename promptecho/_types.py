@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 JSON: TypeAlias = Any
 """A decoded JSON value: dict, list, str, int, float, bool or None."""
 
-Mode: TypeAlias = Literal["once", "none", "new_episodes", "all"]
-MODES: tuple[Mode, ...] = ("once", "none", "new_episodes", "all")
+Mode: TypeAlias = Literal["once", "none", "new_episodes", "all", "rewrite"]
+MODES: tuple[Mode, ...] = ("once", "none", "new_episodes", "all", "rewrite")
+
+OnExpiry: TypeAlias = Literal["warn", "fail", "rerecord"]
+ON_EXPIRY: tuple[OnExpiry, ...] = ("warn", "fail", "rerecord")
 
 Headers: TypeAlias = list[tuple[str, str]]
 """Header pairs in wire order; names as sent, duplicates kept."""

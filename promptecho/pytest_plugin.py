@@ -29,7 +29,7 @@ import pytest
 
 from ._errors import CassetteMiss, DriftWarning, invalid_mode
 from ._naming import default_cassette_path, resolve_cassette
-from ._options import OPTION_NAMES, split_options
+from ._options import OPTION_NAMES, Options, split_options
 from ._recorder import Recorder
 from ._scope import FLAVORS, CassetteHandle, Flavor
 from ._types import MODES, Mode
@@ -128,10 +128,19 @@ class _Settings:
     flavor: Flavor
     cassette_dir: Path | None
     drift: DriftPolicy
+    expiry: dict[str, Any] = field(default_factory=dict)  # max_age / on_expiry from the ini
     stats: _Stats = field(default_factory=_Stats)
 
-    def mode(self, asked: str | None) -> Mode:
-        return resolve_mode(option=self.option_mode, marker=asked, ci=self.ci, ini=self.ini_mode)
+    def settle(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The options a test's transport gets: the ini's expiry unless a marker or the
+        call says otherwise, the mode by `resolve_mode`, and no re-recording under CI."""
+        settled = {**self.expiry, **options}
+        settled["mode"] = resolve_mode(
+            option=self.option_mode, marker=options.get("mode"), ci=self.ci, ini=self.ini_mode
+        )
+        if self.ci and settled.get("on_expiry") == "rerecord":
+            settled["on_expiry"] = "fail"  # CI never calls out: an expired cassette fails
+        return settled
 
     @property
     def mode_is_ci(self) -> bool:
@@ -169,6 +178,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("promptecho_mode", "default record mode: once, none, new_episodes or all")
     parser.addini("promptecho_flavor", "default HTTP library of the fixtures: httpx or httpx2")
     parser.addini("promptecho_drift", "drift in a replayed request: ignore, warn or fail")
+    parser.addini("promptecho_max_age", "age after which a cassette expires: 12h, 30d, 4w...")
+    parser.addini("promptecho_on_expiry", "what an expired cassette does: warn, fail or rerecord")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -187,6 +198,15 @@ def pytest_configure(config: pytest.Config) -> None:
     drift = config.getoption("promptecho_drift") or str(config.getini("promptecho_drift") or "warn")
     if drift not in DRIFT_POLICIES:
         raise pytest.UsageError(f"promptecho_drift: {drift!r} is not 'ignore', 'warn' or 'fail'.")
+    expiry: dict[str, Any] = {}
+    for key in ("max_age", "on_expiry"):
+        value = str(config.getini(f"promptecho_{key}") or "").strip()
+        if value:
+            expiry[key] = value
+    try:
+        Options(**expiry)
+    except ValueError as err:
+        raise pytest.UsageError(f"promptecho_max_age / promptecho_on_expiry: {err}") from None
     folder = str(config.getini("promptecho_cassette_dir") or "")
     base = config.inipath.parent if config.inipath is not None else config.rootpath
     config.stash[_SETTINGS] = _Settings(
@@ -198,6 +218,7 @@ def pytest_configure(config: pytest.Config) -> None:
         flavor=flavor,
         cassette_dir=base / folder if folder else None,
         drift=drift,
+        expiry=expiry,
     )
 
 
@@ -258,7 +279,7 @@ class _TestState:
             options=marker,
             folder=test_file.parent,
             flavor=settings.flavor,
-            resolve_mode=settings.mode,
+            settle=settings.settle,
         )
 
     def fail_now(self, miss: CassetteMiss) -> NoReturn:

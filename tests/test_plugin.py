@@ -291,7 +291,8 @@ def test_the_marker_is_registered_with_its_signature(suite: pytest.Pytester) -> 
     result.stdout.fnmatch_lines(
         ["@pytest.mark.promptecho(*, cassette=None, mode=..., match_on=..., transport=..., "
          "allow_repeats=..., replay_timing=..., redact_headers=..., redact_query=..., "
-         "before_record=..., fsync=..., on_miss=..., redact=..., allow_secrets=...): options of "
+         "before_record=..., fsync=..., on_miss=..., redact=..., allow_secrets=..., max_age=..., "
+         "on_expiry=...): options of "
          "this test's cassette; the closest marker wins, option by option."]
     )
 
