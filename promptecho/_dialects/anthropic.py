@@ -137,8 +137,8 @@ def _output_format(fmt: JSON) -> dict[str, JSON] | None:
     if fmt.get("type") != "json_schema":
         rest = {k: v for k, v in fmt.items() if k != "type"}
         return make_output_format(as_str(fmt.get("type"), "format.type"), schema=rest or None)
-    # Anthropic decodes every structured output under its schema: strict in OpenAI's terms.
-    return json_schema_format(fmt.get("schema"), strict=True)
+    # No name and no strict knob here: the same schema given to Gemini or Ollama compares equal.
+    return json_schema_format(fmt.get("schema"))
 
 
 def model_from_url(url: str) -> str | None:
