@@ -45,7 +45,9 @@ SAMPLES = sorted(
 )
 
 
-BEDROCK = "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-6-v1%3A0"
+BEDROCK = (
+    "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-6-v1%3A0"
+)
 BEDROCK_ENDPOINTS = (
     "count-tokens",
     "converse-stream",

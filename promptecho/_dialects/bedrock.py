@@ -214,10 +214,10 @@ def _block(kind: str, value: JSON, ids: CallIds) -> Part | None:
         return _document(as_dict(value, "document"))
     if kind == "reasoningContent":
         reasoning = as_dict(value, "reasoningContent")
-        text = reasoning.get("reasoningText")
-        if text is None:
+        shown = reasoning.get("reasoningText")
+        if shown is None:
             return thinking_part(redacted=True)  # redactedContent: opaque, new on every run
-        return thinking_part(as_str(as_dict(text, "reasoningText").get("text"), "reasoningText"))
+        return thinking_part(as_str(as_dict(shown, "reasoningText").get("text"), "reasoningText"))
     return other_part(type=kind, value=value)
 
 
@@ -288,7 +288,9 @@ def _tool_config(config: JSON) -> tuple[list[dict[str, JSON]], dict[str, JSON] |
     choice = as_dict(choice, "toolChoice")
     kind = _kind(choice)
     if kind == "tool":
-        name = as_str(as_dict(choice["tool"], "toolChoice.tool").get("name"), "toolChoice.tool.name")
+        name = as_str(
+            as_dict(choice["tool"], "toolChoice.tool").get("name"), "toolChoice.tool.name"
+        )
         return tools, make_tool_choice(mode="required", names=[name])
     return tools, make_tool_choice(mode="required" if kind == "any" else kind)
 

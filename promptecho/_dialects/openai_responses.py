@@ -162,7 +162,9 @@ def _item(
         add_turn(turns, "user", [other_part(type="item_reference")])
     else:  # hosted-tool calls...: kept, minus their ids
         value = {k: v for k, v in item.items() if k not in ("type", "id", "call_id", "status")}
-        add_turn(turns, "assistant", [other_part(type=as_str(kind, "input[].type"), value=value or None)])
+        add_turn(
+            turns, "assistant", [other_part(type=as_str(kind, "input[].type"), value=value or None)]
+        )
 
 
 def _content(content: JSON) -> list[Part]:
