@@ -54,8 +54,20 @@ def canonicalize(url: str, body: JSON) -> dict[str, JSON]:
     names refer to: ``model``, ``system`` (one string), ``messages`` (roles ``user``,
     ``assistant`` and ``tool``, each with a list of typed content parts), ``tools`` (sorted
     by name), ``tool_choice``, the reasoning knobs ``reasoning_effort``, ``reasoning`` and
-    ``thinking``, and every other parameter under ``params``. Fields at their default are
-    left out. A body that no normalizer recognises is returned unchanged.
+    ``thinking``, ``output_format``, ``state``, and every other parameter under ``params``.
+    Fields at their default are left out. A body that no normalizer recognises is returned
+    unchanged.
+
+    ``output_format`` is the structured output asked for, whatever the provider's knob:
+    ``{"type": "json_schema", "name": ..., "description": ..., "schema": {...}, "strict":
+    True}`` (the schema with lower-case types; ``name``, ``description`` and ``strict`` only
+    where the wire carries them), ``{"type": "json"}`` for any JSON object, or another MIME
+    type Gemini was asked for (``{"type": "text/x.enum", "schema": ...}``). Plain text, the
+    default, leaves it out. ``state`` holds the input a provider keeps for the conversation,
+    each under its snake_case name: ``previous_response_id``, ``conversation`` (the id),
+    ``prompt``, ``item_references`` (ids, in order), ``truncation``, ``cached_content``,
+    ``container``, ``mcp_servers``, ``context_management``, ``documents``, ``context``,
+    ``suffix``, ``template``, ``prompt_variables``. Both are in ``DEFAULT_MATCH_ON``.
 
     Parameters
     ----------

@@ -145,7 +145,14 @@ def test_chat_completions_parse_replays_its_model_and_misses_on_a_model_with_one
             model="gpt-4.1-mini", messages=QUESTION, response_format=PersonWithEmail
         )
     assert "output_format.schema.properties.email" in output_format_paths(the_miss(transport))
-    assert "output_format.schema.properties.email: recorded <absent>" in str(the_miss(transport))
+    assert (
+        "Closest recorded request (#0) differs at:\n"
+        '  output_format.name: recorded "Person" / incoming "PersonWithEmail"\n'
+        "  output_format.schema.properties.email: recorded <absent> / incoming "
+        '{"title":"Email","type":"string"}\n'
+        '  output_format.schema.required[2]: recorded <absent> / incoming "email"\n'
+        '  output_format.schema.title: recorded "Person" / incoming "PersonWithEmail"\n'
+    ) in str(the_miss(transport))  # the lines the README shows
     recorded = Cassette.load(cassette).interactions[0].request.body
     assert recorded["output_format"]["name"] == "Person"
     assert "params" not in recorded or "response_format" not in recorded["params"]
