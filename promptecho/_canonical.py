@@ -358,6 +358,12 @@ def _by_shape(body: dict[str, JSON]) -> _Dialect | None:
     if "contents" in body:
         return _GEMINI
     if "messages" in body:
+        if (
+            "inferenceConfig" in body
+            or "toolConfig" in body
+            or "additionalModelRequestFields" in body
+        ):
+            return _CONVERSE  # Bedrock Converse behind a proxy: camelCase config blocks
         if "anthropic_version" in body or "system" in body or "stop_sequences" in body:
             return _ANTHROPIC
         if "options" in body or "think" in body or "keep_alive" in body:

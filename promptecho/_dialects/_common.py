@@ -25,6 +25,7 @@ __all__ = [
     "CallIds",
     "Malformed",
     "add_turn",
+    "add_turn_and_results",
     "as_dict",
     "as_list",
     "as_str",
@@ -167,6 +168,27 @@ def add_turn(messages: list[dict[str, JSON]], role: str, parts: list[Part]) -> N
                     content.extend(parts)
             return
     messages.append({"role": role, "content": parts} if parts else {"role": role})
+
+
+def add_turn_and_results(
+    turns: list[dict[str, JSON]], role: str, parts: list[Part], *, keep_empty: bool
+) -> None:
+    """Append one wire turn whose ``tool_result`` parts leave it for ``tool`` turns, in order.
+
+    Anthropic, Gemini and Bedrock send results inside the user turn; canonically they are
+    ``tool`` turns, as OpenAI sends them. ``keep_empty``: append the turn even with no parts.
+    """
+    pending: list[Part] = []
+    for part in parts:
+        if part["kind"] == "tool_result":
+            if pending:
+                add_turn(turns, role, pending)
+                pending = []
+            add_turn(turns, "tool", [part])
+        else:
+            pending.append(part)
+    if pending or keep_empty:
+        add_turn(turns, role, pending)
 
 
 def split_data_url(url: str) -> tuple[str | None, str | None]:

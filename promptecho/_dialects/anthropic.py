@@ -32,6 +32,7 @@ from ._build import (
 from ._common import (
     CallIds,
     add_turn,
+    add_turn_and_results,
     as_dict,
     as_list,
     as_str,
@@ -175,21 +176,16 @@ def _blocks(role: str, blocks: list[JSON], ids: CallIds, turns: list[dict[str, J
         block = as_dict(block, "content[]")
         kind = block.get("type")
         if kind == "tool_result":
-            if parts:
-                add_turn(turns, role, parts)
-                parts = []
-            result = tool_result_part(
+            part: Part | None = tool_result_part(
                 id=ids.result(block.get("tool_use_id")),
                 content=_result_content(block.get("content")),
                 is_error=block.get("is_error") is True,
             )
-            add_turn(turns, "tool", [result])
-            continue
-        part = _block(block, kind, ids)
+        else:
+            part = _block(block, kind, ids)
         if part is not None:
             parts.append(part)
-    if parts or not blocks:
-        add_turn(turns, role, parts)
+    add_turn_and_results(turns, role, parts, keep_empty=not blocks)
 
 
 def _block(block: dict[str, JSON], kind: JSON, ids: CallIds) -> Part | None:

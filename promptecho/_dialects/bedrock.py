@@ -34,7 +34,7 @@ from ._build import (
 from ._common import (
     CallIds,
     Malformed,
-    add_turn,
+    add_turn_and_results,
     as_dict,
     as_list,
     as_str,
@@ -166,29 +166,18 @@ def _blocks(role: str, blocks: list[JSON], ids: CallIds, turns: list[dict[str, J
         if set(block) == {"cachePoint"}:
             continue
         kind = _kind(block)
-        value = block[kind]
         if kind == "toolResult":
-            if parts:
-                add_turn(turns, role, parts)
-                parts = []
-            result = as_dict(value, "toolResult")
-            add_turn(
-                turns,
-                "tool",
-                [
-                    tool_result_part(
-                        id=ids.result(result.get("toolUseId")),
-                        content=_result_content(result.get("content")),
-                        is_error=result.get("status") == "error",
-                    )
-                ],
+            result = as_dict(block[kind], "toolResult")
+            part: Part | None = tool_result_part(
+                id=ids.result(result.get("toolUseId")),
+                content=_result_content(result.get("content")),
+                is_error=result.get("status") == "error",
             )
-            continue
-        part = _block(kind, value, ids)
+        else:
+            part = _block(kind, block[kind], ids)
         if part is not None:
             parts.append(part)
-    if parts or not blocks:
-        add_turn(turns, role, parts)
+    add_turn_and_results(turns, role, parts, keep_empty=not blocks)
 
 
 def _block(kind: str, value: JSON, ids: CallIds) -> Part | None:

@@ -31,7 +31,7 @@ from ._build import (
 )
 from ._common import (
     CallIds,
-    add_turn,
+    add_turn_and_results,
     as_dict,
     as_list,
     as_str,
@@ -68,21 +68,12 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         role = "assistant" if role == "model" else "tool" if role == "function" else role
         role = as_str(role, "contents[].role")
         parts: list[Part] = []
-        answered = False
         for raw in as_list(content.get("parts") or [], "contents[].parts"):
             part = _part(as_dict(raw, "parts[]"), ids)
-            if part is None:
-                continue
-            if part["kind"] == "tool_result":  # results leave the user turn for a tool turn
-                if parts:
-                    add_turn(turns, role, parts)
-                    parts = []
-                add_turn(turns, "tool", [part])
-                answered = True
-            else:
+            if part is not None:
                 parts.append(part)
-        if parts or not answered:
-            add_turn(turns, role, parts)
+        answered = any(part["kind"] == "tool_result" for part in parts)
+        add_turn_and_results(turns, role, parts, keep_empty=not answered)
     tools: list[dict[str, JSON]] = []
     entries = body.get("tools") or []
     if type(entries) is dict:  # one Tool object instead of a list: the API takes both

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from promptecho._canonical import canonicalize, canonicalize_request
 from tests.test_canonical import BEDROCK, load
 
 CONVERSE = f"{BEDROCK}/converse"
+CANONICAL = Path(__file__).parent.parent / "data" / "canonical"
 
 
 def request(url: str, body: dict) -> object:
@@ -240,3 +242,10 @@ def test_count_tokens_is_parsed_as_the_body_it_wraps(wrapper, wrapped):
 def test_a_body_a_bedrock_endpoint_rejects_is_plain_json_with_the_reason(url, body, unparsed):
     canonical = request(url, body)
     assert (canonical.api, canonical.body, canonical.unparsed) == ("json", body, unparsed)
+
+
+def test_a_converse_body_at_an_unknown_url_is_known_by_its_config_blocks():
+    raw = (CANONICAL / "bedrock" / "converse.request.json").read_bytes()
+    canonical = canonicalize_request("POST", "http://localhost:4000/proxy", raw, "application/json")
+    assert canonical.api == "bedrock-converse"
+    assert canonical.body["messages"] == load("anthropic/text").body["messages"]
