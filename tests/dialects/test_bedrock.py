@@ -249,3 +249,72 @@ def test_a_converse_body_at_an_unknown_url_is_known_by_its_config_blocks():
     canonical = canonicalize_request("POST", "http://localhost:4000/proxy", raw, "application/json")
     assert canonical.api == "bedrock-converse"
     assert canonical.body["messages"] == load("anthropic/text").body["messages"]
+
+
+def test_converse_s3_sources_document_blocks_system_tools_and_image_results():
+    body = canonicalize(
+        CONVERSE,
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "image": {
+                                "format": "jpeg",
+                                "source": {"s3Location": {"uri": "s3://b/cat.jpg"}},
+                            }
+                        },
+                        {
+                            "document": {
+                                "format": "md",
+                                "name": "notes",
+                                "source": {"content": [{"text": "a"}, {"text": "b"}]},
+                            }
+                        },
+                        {
+                            "video": {
+                                "format": "mp4",
+                                "source": {"s3Location": {"uri": "s3://b/v.mp4"}},
+                            }
+                        },
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": [{"toolUse": {"toolUseId": "t", "name": "snap", "input": "{}"}}],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "toolResult": {
+                                "toolUseId": "t",
+                                "content": [
+                                    {"image": {"format": "png", "source": {"bytes": "iVBO"}}}
+                                ],
+                            }
+                        }
+                    ],
+                },
+            ],
+            "toolConfig": {"tools": [{"systemTool": {"name": "nova_grounding"}}]},
+        },
+    )
+    assert body["messages"][0]["content"] == [
+        {"kind": "image", "media_type": "image/jpeg", "url": "s3://b/cat.jpg"},
+        {"kind": "document", "media_type": "text/markdown", "name": "notes", "text": "a\nb"},
+        {
+            "kind": "other",
+            "type": "video",
+            "value": {"format": "mp4", "source": {"s3Location": {"uri": "s3://b/v.mp4"}}},
+        },
+    ]
+    assert body["messages"][1]["content"] == [
+        {"kind": "tool_call", "name": "snap", "id": "call_0", "arguments": {}}
+    ]
+    assert body["messages"][2]["content"][0]["content"] == [
+        {"kind": "image", "media_type": "image/png", "data": "iVBO"}
+    ]
+    assert body["tools"] == [{"name": "nova_grounding", "type": "systemTool"}]
+    assert body["tool_choice"] == {"mode": "auto"}
