@@ -67,7 +67,7 @@ def canonicalize(url: str, body: JSON) -> dict[str, JSON]:
     each under its snake_case name: ``previous_response_id``, ``conversation`` (the id),
     ``prompt``, ``item_references`` (ids, in order), ``truncation``, ``cached_content``,
     ``container``, ``mcp_servers``, ``context_management``, ``documents``, ``context``,
-    ``suffix``, ``template``, ``prompt_variables``. Both are in ``DEFAULT_MATCH_ON``.
+    ``suffix``, ``template``, ``prompt_variables``, ``agent_id``. Both are in ``DEFAULT_MATCH_ON``.
 
     Parameters
     ----------

@@ -373,6 +373,7 @@ EDITS: dict[str, list[tuple[str, Edit, Any, Any]]] = {
             {"type": "json_schema", "json_schema": {"name": "p", "schema": SCHEMA_A}},
             {"type": "json_schema", "json_schema": {"name": "p", "schema": SCHEMA_B}},
         ),
+        ("agent_id", _set("agent_id"), "ag_a", "ag_b"),
         (
             "response_format type",
             _set("response_format"),

@@ -175,7 +175,7 @@ class State(_Base, frozen=True):
     ids of ``item_reference`` input items, in order) and ``truncation``; Gemini
     ``cached_content``; Anthropic ``container``, ``mcp_servers`` and ``context_management``;
     Cohere ``documents``; Ollama ``context``, ``suffix`` and ``template``; Bedrock
-    ``prompt_variables``.
+    ``prompt_variables``; Mistral's ``agent_id`` (the agent's own instructions and tools).
     """
 
     previous_response_id: str | None = None
@@ -192,6 +192,7 @@ class State(_Base, frozen=True):
     suffix: str | None = None
     template: str | None = None
     prompt_variables: JSON = None
+    agent_id: str | None = None
 
 
 class Request(_Base, frozen=True):

@@ -53,6 +53,7 @@ _KNOWN = frozenset(
         "reasoning",
         "thinking",
         "response_format",
+        "agent_id",
     }
 )
 _SYSTEM_ROLES = frozenset({"system", "developer"})
@@ -99,6 +100,8 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         reasoning=body.get("reasoning"),
         thinking=body.get("thinking"),
         output_format=openai_output_format(body.get("response_format")),
+        # Mistral's /v1/agents/completions: the agent holds instructions and tools the model sees.
+        state={"agent_id": as_str(agent, "agent_id")} if (agent := body.get("agent_id")) else None,
         params=fold_params(body, _KNOWN),
     )
 

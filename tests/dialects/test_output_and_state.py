@@ -302,6 +302,11 @@ def test_responses_server_state_is_the_state_field():
             {"model": "m", "prompt": "def f(", "suffix": "return 1", "context": [1, 2, 3]},
             {"suffix": "return 1", "context": [1, 2, 3]},
         ),
+        (
+            "https://api.mistral.ai/v1/agents/completions",
+            {"agent_id": "ag_1", "messages": [{"role": "user", "content": "Hi"}]},
+            {"agent_id": "ag_1"},
+        ),
     ],
     ids=[
         "gemini-cached-content",
@@ -309,6 +314,7 @@ def test_responses_server_state_is_the_state_field():
         "anthropic",
         "cohere-documents",
         "ollama-generate",
+        "mistral-agent",
     ],
 )
 def test_server_held_input_of_each_api_is_the_state_field(url, body, state):
