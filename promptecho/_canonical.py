@@ -37,11 +37,14 @@ class Canonical(msgspec.Struct, frozen=True):
     ``api`` names the wire format (``"anthropic"``, ``"openai-chat"``...), or says that no
     normalizer knew the body: ``"json"`` (the body is the JSON value itself), ``"bytes"``
     (the body is ``{"sha256": ..., "size": ...}``) or ``"empty"`` (the body is ``None``).
+    ``unparsed`` says why a body sent to an endpoint that names a wire format was kept as
+    plain JSON instead: ``"not parsed as anthropic: messages[]: expected an object..."``.
     """
 
     api: str
     stream: bool
     body: JSON
+    unparsed: str | None = None
 
 
 def canonicalize(url: str, body: JSON) -> dict[str, JSON]:
@@ -51,8 +54,20 @@ def canonicalize(url: str, body: JSON) -> dict[str, JSON]:
     names refer to: ``model``, ``system`` (one string), ``messages`` (roles ``user``,
     ``assistant`` and ``tool``, each with a list of typed content parts), ``tools`` (sorted
     by name), ``tool_choice``, the reasoning knobs ``reasoning_effort``, ``reasoning`` and
-    ``thinking``, and every other parameter under ``params``. Fields at their default are
-    left out. A body that no normalizer recognises is returned unchanged.
+    ``thinking``, ``output_format``, ``state``, and every other parameter under ``params``.
+    Fields at their default are left out. A body that no normalizer recognises is returned
+    unchanged.
+
+    ``output_format`` is the structured output asked for, whatever the provider's knob:
+    ``{"type": "json_schema", "name": ..., "description": ..., "schema": {...}, "strict":
+    True}`` (the schema with lower-case types; ``name``, ``description`` and ``strict`` only
+    where the wire carries them), ``{"type": "json"}`` for any JSON object, or another MIME
+    type Gemini was asked for (``{"type": "text/x.enum", "schema": ...}``). Plain text, the
+    default, leaves it out. ``state`` holds the input a provider keeps for the conversation,
+    each under its snake_case name: ``previous_response_id``, ``conversation`` (the id),
+    ``prompt``, ``item_references`` (ids, in order), ``truncation``, ``cached_content``,
+    ``container``, ``mcp_servers``, ``context_management``, ``documents``, ``context``,
+    ``suffix``, ``template``, ``prompt_variables``, ``agent_id``. Both are in ``DEFAULT_MATCH_ON``.
 
     Parameters
     ----------
@@ -180,6 +195,10 @@ def _gemini_stream(url: str, body: dict[str, JSON]) -> bool:
     return bool(_function("gemini", "stream_from_url")(url))
 
 
+def _converse_stream(url: str, body: dict[str, JSON]) -> bool:
+    return bool(_function("bedrock", "stream_from_url")(url))
+
+
 def _speech_stream(url: str, body: dict[str, JSON]) -> bool:
     return body.get("stream_format") == "sse"
 
@@ -221,6 +240,9 @@ _ANTHROPIC = _Dialect("anthropic", "anthropic", "parse", _anthropic_stream)
 _OPENAI_CHAT = _Dialect("openai-chat", "openai_chat", "parse")
 _OPENAI_RESPONSES = _Dialect("openai-responses", "openai_responses", "parse")
 _GEMINI = _Dialect("gemini", "gemini", "parse", _gemini_stream)
+_CONVERSE = _Dialect("bedrock-converse", "bedrock", "parse", _converse_stream)
+# Bedrock count-tokens wraps another body: ``parse`` hands back the URL and body it wraps.
+_COUNT_TOKENS = _Dialect("bedrock-count-tokens", "bedrock", "unwrap_count_tokens", _never)
 _COHERE = _Dialect("cohere", "cohere", "parse")
 _OLLAMA_CHAT = _Dialect("ollama-chat", "ollama", "parse_chat", _ollama_stream)
 _OLLAMA_GENERATE = _Dialect("ollama-generate", "ollama", "parse_generate", _ollama_stream)
@@ -256,6 +278,9 @@ _PATHS: tuple[tuple[str, _Dialect], ...] = (
     ("/api/embed", _EMBEDDINGS),
     ("/embed", _EMBEDDINGS),
     ("/audio/speech", _SPEECH),
+    ("/converse", _CONVERSE),  # Bedrock: /model/{id}/converse
+    ("/converse-stream", _CONVERSE),
+    ("/count-tokens", _COUNT_TOKENS),
 )
 # Google-style ``resource:method`` paths (Gemini, and Vertex for every publisher).
 _METHODS: dict[str, _Dialect] = {
@@ -272,22 +297,43 @@ def _canonical_of(url: str, body: dict[str, JSON]) -> Canonical:
         custom = _custom(url, body)
         if custom is not None:
             return custom
-    dialect = _detect(url, body)
+    named = _by_url(url)  # host, then path, then body shape: a gateway is known by path or shape
+    dialect = named if named is not None else _by_shape(body)
     if dialect is not None:
         try:
             canonical = dialect.parse(body, url)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
-            # A known shape with wrong types: match it as plain JSON rather than fail the test.
-            pass
+        except _REJECTED as err:
+            # A known shape with wrong types: match it as plain JSON rather than fail the test,
+            # and say why when the URL named the wire format (a shape is only a guess).
+            if named is not None:
+                return Canonical(
+                    api="json",
+                    stream=body.get("stream") is True,
+                    body=body,
+                    unparsed=f"not parsed as {named.api}: {_reason(err)}",
+                )
         else:
+            if dialect is _COUNT_TOKENS:  # parsed as what it wraps; counting never streams
+                inner = _canonical_of(*cast(tuple[str, dict[str, JSON]], canonical))
+                return Canonical(
+                    api=inner.api, stream=False, body=inner.body, unparsed=inner.unparsed
+                )
             return Canonical(api=dialect.api, stream=dialect.stream(url, body), body=canonical)
     return Canonical(api="json", stream=body.get("stream") is True, body=body)
 
 
-def _detect(url: str, body: dict[str, JSON]) -> _Dialect | None:
-    """Host, then path, then body shape: a gateway on any host is known by path or shape."""
-    dialect = _by_url(url)
-    return dialect if dialect is not None else _by_shape(body)
+_REJECTED = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
+
+
+def _reason(err: Exception) -> str:
+    """Why a dialect rejected a body, in one short line."""
+    if type(err) is KeyError:
+        reason = f"no {err.args[0]!r} field" if err.args else "a field is missing"
+    elif isinstance(err, ValueError):  # Malformed: the message names the place
+        reason = str(err)
+    else:
+        reason = f"{type(err).__name__}: {err}"
+    return reason if len(reason) <= 160 else reason[:157] + "..."
 
 
 @functools.lru_cache(maxsize=256)  # a test session posts to a handful of URLs, many times
@@ -312,6 +358,12 @@ def _by_shape(body: dict[str, JSON]) -> _Dialect | None:
     if "contents" in body:
         return _GEMINI
     if "messages" in body:
+        if (
+            "inferenceConfig" in body
+            or "toolConfig" in body
+            or "additionalModelRequestFields" in body
+        ):
+            return _CONVERSE  # Bedrock Converse behind a proxy: camelCase config blocks
         if "anthropic_version" in body or "system" in body or "stop_sequences" in body:
             return _ANTHROPIC
         if "options" in body or "think" in body or "keep_alive" in body:

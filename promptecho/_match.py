@@ -169,6 +169,8 @@ DEFAULT_MATCH_ON: Final = MatchOn(
         "reasoning_effort",
         "reasoning",
         "thinking",
+        "output_format",
+        "state",
     )
 )
 
@@ -181,6 +183,7 @@ _DEFAULTS: Final[dict[str, tuple[str, ...]]] = {
 _BUILTIN: Final = frozenset(
     {
         "anthropic",
+        "bedrock-converse",
         "openai-chat",
         "openai-responses",
         "gemini",

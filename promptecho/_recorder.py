@@ -252,6 +252,7 @@ class Recorder:
             stream=canonical.stream,
             headers=redact_request_headers(headers.multi_items(), options.redaction, secrets),
             body=request_body,
+            unparsed=canonical.unparsed,
         )
         return Record(request, secrets)
 

@@ -45,8 +45,22 @@ SAMPLES = sorted(
 )
 
 
+BEDROCK = (
+    "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-6-v1%3A0"
+)
+BEDROCK_ENDPOINTS = (
+    "count-tokens",
+    "converse-stream",
+    "converse",
+    "invoke-with-response-stream",
+    "invoke",
+)
+
+
 def url_of(sample: str) -> str:
     folder, name = sample.split("/")
+    if folder == "bedrock":  # a sample's name starts with its endpoint
+        return f"{BEDROCK}/{next(e for e in BEDROCK_ENDPOINTS if name.startswith(e))}"
     if name.startswith("openai-compat"):
         return "http://localhost:11434/v1/chat/completions"
     if folder == "gemini" and name == "stream":
@@ -86,6 +100,12 @@ GREETING = [
     "groq/chat",
     "ollama/chat",
     "ollama/openai-compat",
+    "bedrock/converse",
+    "bedrock/converse-stream",
+    "bedrock/invoke",
+    "bedrock/invoke-with-response-stream",
+    "bedrock/count-tokens-converse",
+    "bedrock/count-tokens-invoke",
 ]
 WEATHER = [
     "anthropic/tool-use",
@@ -97,12 +117,15 @@ WEATHER = [
     "cohere/tools-stream",
     "mistral/tools-stream",
     "ollama/tools-stream",
+    "bedrock/converse-tools",
+    "gemini/tools-object",
 ]
 FOLLOW_UP = [
     "anthropic/tool-result",
     "openai-chat/tool-result",
     "openai-responses/function-call-output",
     "gemini/function-response",
+    "bedrock/converse-tool-result",
 ]
 
 
@@ -209,6 +232,12 @@ def test_canonical_request_reads_as_documented():
         ("ollama/openai-compat", "openai-chat", False),
         ("openai-embeddings/default-base64", "embeddings", False),
         ("openai-audio/speech", "speech", False),
+        ("bedrock/converse", "bedrock-converse", False),
+        ("bedrock/converse-stream", "bedrock-converse", True),
+        ("bedrock/invoke", "anthropic", False),
+        ("bedrock/invoke-with-response-stream", "anthropic", True),
+        ("bedrock/count-tokens-converse", "bedrock-converse", False),
+        ("bedrock/count-tokens-invoke", "anthropic", False),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )

@@ -79,7 +79,7 @@ def lines_for(
 def test_adding_names_to_default_match_on_gives_a_new_match_on(combined, expected):
     assert type(combined) is MatchOn
     assert tuple(combined) == expected
-    assert len(DEFAULT_MATCH_ON) == 8
+    assert len(DEFAULT_MATCH_ON) == 10
 
 
 def test_default_match_on_cannot_be_changed_in_place():

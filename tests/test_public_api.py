@@ -45,6 +45,8 @@ def test_default_match_on_is_exactly_the_documented_list_and_extends_with_a_list
         "reasoning_effort",
         "reasoning",
         "thinking",
+        "output_format",
+        "state",
     ]
     extended = promptecho.DEFAULT_MATCH_ON + ["temperature"]
     assert list(extended)[-1] == "temperature"

@@ -20,6 +20,7 @@ __all__ = [
     "image_part",
     "make_embedding",
     "make_message",
+    "make_output_format",
     "make_request",
     "make_speech",
     "make_tool",
@@ -142,6 +143,20 @@ def make_tool(
     return out
 
 
+def make_output_format(
+    type: str,
+    *,
+    name: JSON = None,
+    description: JSON = None,
+    schema: JSON = None,
+    strict: bool = False,
+) -> dict[str, JSON]:
+    out = _some({"type": type}, name=name, description=description, schema=schema)
+    if strict:
+        out["strict"] = True
+    return out
+
+
 def make_tool_choice(mode: str, names: list[str] | None = None) -> dict[str, JSON]:
     if names:
         return {"mode": mode, "names": names}
@@ -158,6 +173,8 @@ def make_request(
     reasoning_effort: JSON = None,
     reasoning: JSON = None,
     thinking: JSON = None,
+    output_format: dict[str, JSON] | None = None,
+    state: dict[str, JSON] | None = None,
     params: dict[str, JSON] | None = None,
 ) -> dict[str, JSON]:
     out: dict[str, JSON] = {}
@@ -177,6 +194,10 @@ def make_request(
         out["reasoning"] = reasoning
     if thinking is not None:
         out["thinking"] = thinking
+    if output_format is not None:
+        out["output_format"] = output_format
+    if state:
+        out["state"] = state
     if params:
         out["params"] = params
     return out

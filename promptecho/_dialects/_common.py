@@ -15,6 +15,7 @@ from promptecho._types import JSON
 from ._build import (
     Part,
     data_part,
+    make_output_format,
     make_tool_choice,
     text_part,
 )
@@ -24,12 +25,15 @@ __all__ = [
     "CallIds",
     "Malformed",
     "add_turn",
+    "add_turn_and_results",
     "as_dict",
     "as_list",
     "as_str",
     "default_tool_choice",
     "fold_params",
+    "json_schema_format",
     "lower_schema_types",
+    "openai_output_format",
     "parse_json_text",
     "sort_tools",
     "split_data_url",
@@ -166,6 +170,27 @@ def add_turn(messages: list[dict[str, JSON]], role: str, parts: list[Part]) -> N
     messages.append({"role": role, "content": parts} if parts else {"role": role})
 
 
+def add_turn_and_results(
+    turns: list[dict[str, JSON]], role: str, parts: list[Part], *, keep_empty: bool
+) -> None:
+    """Append one wire turn whose ``tool_result`` parts leave it for ``tool`` turns, in order.
+
+    Anthropic, Gemini and Bedrock send results inside the user turn; canonically they are
+    ``tool`` turns, as OpenAI sends them. ``keep_empty``: append the turn even with no parts.
+    """
+    pending: list[Part] = []
+    for part in parts:
+        if part["kind"] == "tool_result":
+            if pending:
+                add_turn(turns, role, pending)
+                pending = []
+            add_turn(turns, "tool", [part])
+        else:
+            pending.append(part)
+    if pending or keep_empty:
+        add_turn(turns, role, pending)
+
+
 def split_data_url(url: str) -> tuple[str | None, str | None]:
     """``data:image/png;base64,XXXX`` -> (``image/png``, ``XXXX``); (None, None) otherwise."""
     if not url.startswith("data:"):
@@ -194,6 +219,51 @@ def lower_schema_types(schema: JSON) -> JSON:
     if type(schema) is list:
         return [lower_schema_types(v) for v in schema]
     return schema
+
+
+def json_schema_format(
+    schema: JSON, *, name: JSON = None, description: JSON = None, strict: bool = False
+) -> dict[str, JSON]:
+    """A ``json_schema`` output format; the schema is normalised as tool parameters are.
+
+    A schema sent as JSON text (Bedrock) is parsed first, so text and object compare equal.
+    """
+    return make_output_format(
+        "json_schema",
+        name=name if type(name) is str and name else None,
+        description=description if type(description) is str and description else None,
+        schema=lower_schema_types(parse_json_text(schema)),
+        strict=strict,
+    )
+
+
+def openai_output_format(value: JSON, where: str = "response_format") -> dict[str, JSON] | None:
+    """An OpenAI-style ``response_format`` (Chat, Mistral, Groq, Cohere) or Responses ``text.format``.
+
+    ``text`` (the default) is no format. ``json_schema`` carries its schema nested under
+    ``json_schema`` (Chat) or flat (Responses); ``json_object`` is ``json``, or
+    ``json_schema`` when Cohere adds a schema to it.
+    """
+    if value is None:
+        return None
+    fmt = as_dict(value, where)
+    kind = fmt.get("type")
+    if kind is None or kind == "text":
+        return None
+    if kind == "json_object":
+        schema = fmt.get("json_schema", fmt.get("schema"))
+        return make_output_format("json") if schema is None else json_schema_format(schema)
+    if kind == "json_schema":
+        inner = fmt.get("json_schema")
+        spec = inner if type(inner) is dict else fmt
+        return json_schema_format(
+            spec.get("schema"),
+            name=spec.get("name"),
+            description=spec.get("description"),
+            strict=spec.get("strict") is True,
+        )
+    rest = {k: v for k, v in fmt.items() if k != "type"}
+    return make_output_format(as_str(kind, f"{where}.type"), schema=rest or None)
 
 
 def sort_tools(tools: list[dict[str, JSON]]) -> list[dict[str, JSON]]:

@@ -27,9 +27,11 @@ __all__ = [
     "Image",
     "Message",
     "Other",
+    "OutputFormat",
     "Part",
     "Request",
     "Speech",
+    "State",
     "Text",
     "Thinking",
     "Tool",
@@ -149,6 +151,50 @@ class ToolChoice(_Base, frozen=True):
     names: list[str] = []
 
 
+class OutputFormat(_Base, frozen=True):
+    """The structured output asked for; plain text (every API's default) is no ``OutputFormat``.
+
+    ``type`` is ``json_schema`` (``schema`` holds the JSON Schema, lower-case types, and
+    ``name``/``description``/``strict`` where the provider takes them), ``json`` (any JSON
+    object: OpenAI ``json_object``, Gemini ``application/json`` without a schema, Ollama
+    ``"json"``) or another MIME type Gemini was asked for (``text/x.enum``).
+    """
+
+    type: str
+    name: str | None = None
+    description: str | None = None
+    schema: JSON = None
+    strict: bool = False
+
+
+class State(_Base, frozen=True):
+    """Input or state the model sees beyond ``system``/``messages``/``tools``, held by the provider.
+
+    Each field is kept as sent (ids, objects): Responses ``previous_response_id``,
+    ``conversation`` (its id), ``prompt`` (id, version, variables), ``item_references`` (the
+    ids of ``item_reference`` input items, in order) and ``truncation``; Gemini
+    ``cached_content``; Anthropic ``container``, ``mcp_servers`` and ``context_management``;
+    Cohere ``documents``; Ollama ``context``, ``suffix`` and ``template``; Bedrock
+    ``prompt_variables``; Mistral's ``agent_id`` (the agent's own instructions and tools).
+    """
+
+    previous_response_id: str | None = None
+    conversation: str | None = None
+    prompt: JSON = None
+    item_references: list[str] = []
+    truncation: str | None = None
+    cached_content: str | None = None
+    container: JSON = None
+    mcp_servers: JSON = None
+    context_management: JSON = None
+    documents: JSON = None
+    context: JSON = None
+    suffix: str | None = None
+    template: str | None = None
+    prompt_variables: JSON = None
+    agent_id: str | None = None
+
+
 class Request(_Base, frozen=True):
     """A chat-like request: the prompt (``system``, ``messages``, ``tools``), the knobs that
     steer reasoning, each kept in its own field, and every other parameter in ``params``.
@@ -157,6 +203,8 @@ class Request(_Base, frozen=True):
     object, ``thinking`` Anthropic's ``thinking``, Gemini's ``thinkingConfig`` (snake_case
     keys) or Ollama's ``think``. ``params`` folds the max-token aliases into
     ``max_tokens`` and drops fields that identify the caller rather than the prompt.
+    ``output_format`` is the structured output asked for, ``state`` what the provider holds
+    for the conversation (both decide the answer, so both are in the default key).
     """
 
     model: str | None = None
@@ -167,6 +215,8 @@ class Request(_Base, frozen=True):
     reasoning_effort: str | None = None
     reasoning: JSON = None
     thinking: JSON = None
+    output_format: OutputFormat | None = None
+    state: State | None = None
     params: dict[str, JSON] = {}
 
 

@@ -3,10 +3,15 @@
 Bedrock (``/model/{id}/invoke``) and Vertex (``.../models/{id}:rawPredict``) carry the
 model in the URL and ``anthropic_version`` in the body. ``tool_result`` blocks leave the
 user turn for a ``tool`` message; thinking signatures and ``redacted_thinking`` data are
-dropped; ``output_config.effort`` joins ``thinking`` because it steers the same reasoning.
+dropped; ``output_config.effort`` joins ``thinking`` because it steers the same reasoning,
+``output_config.format`` becomes ``output_format``; ``container``, ``mcp_servers`` and
+``context_management`` become ``state``. A ``system``-role message made of other blocks
+than text stays a turn of role ``system``.
 """
 
 from __future__ import annotations
+
+from urllib.parse import unquote
 
 from promptecho._types import JSON
 
@@ -14,6 +19,7 @@ from ._build import (
     Part,
     document_part,
     image_part,
+    make_output_format,
     make_request,
     make_tool,
     make_tool_choice,
@@ -26,11 +32,13 @@ from ._build import (
 from ._common import (
     CallIds,
     add_turn,
+    add_turn_and_results,
     as_dict,
     as_list,
     as_str,
     default_tool_choice,
     fold_params,
+    json_schema_format,
     parse_json_text,
     sort_tools,
     tool_result_content,
@@ -50,8 +58,12 @@ _KNOWN = frozenset(
         "stop_sequences",
         "anthropic_version",
         "anthropic_beta",
+        "container",
+        "mcp_servers",
+        "context_management",
     }
 )
+_STATE = ("container", "mcp_servers", "context_management")
 # Keys of an unknown block that are ids or opaque tokens rather than content.
 _OPAQUE = frozenset({"cache_control", "id", "tool_use_id", "signature", "data", "citations"})
 
@@ -65,7 +77,7 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         message = as_dict(message, "messages[]")
         role = as_str(message.get("role"), "messages[].role")
         content = message.get("content")
-        if role == "system":  # typed by the 2.x SDK as SystemMessageParam
+        if role == "system" and _all_text(content):  # typed by the 2.x SDK as SystemMessageParam
             system.append(system_text(content))
         elif type(content) is str:
             add_turn(turns, role, [text_part(content)] if content else [])
@@ -83,13 +95,20 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     thinking = body.get("thinking")
     if type(thinking) is dict and thinking.get("type") == "disabled":
         thinking = None  # the same as sending no thinking at all
+    output_format = None
     if type(output_config) is dict:
-        rest = {k: v for k, v in output_config.items() if k != "effort"}
+        output_format = _output_format(output_config.get("format"))
+        rest = {k: v for k, v in output_config.items() if k not in ("effort", "format")}
         if rest:
             params["output_config"] = rest
         if "effort" in output_config:
             base = thinking if type(thinking) is dict else {}
             thinking = {**base, "effort": output_config["effort"]}
+    legacy = body.get("output_format")  # the structured-outputs beta's spelling
+    if legacy is not None and output_format is None:
+        params.pop("output_format", None)
+        output_format = _output_format(legacy)
+    state = {key: body[key] for key in _STATE if body.get(key) is not None}
     model = body.get("model") or model_from_url(url)
     return make_request(
         model=model,
@@ -98,15 +117,36 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         tools=sort_tools(tools),
         tool_choice=default_tool_choice(choice, tools),
         thinking=thinking,
+        output_format=output_format,
+        state=state,
         params=params,
     )
+
+
+def _all_text(content: JSON) -> bool:
+    return type(content) is str or (
+        type(content) is list
+        and all(type(b) is dict and b.get("type", "text") == "text" for b in content)
+    )
+
+
+def _output_format(fmt: JSON) -> dict[str, JSON] | None:
+    """``output_config.format`` (what ``messages.parse`` sends): a JSON schema."""
+    if fmt is None:
+        return None
+    fmt = as_dict(fmt, "output_config.format")
+    if fmt.get("type") != "json_schema":
+        rest = {k: v for k, v in fmt.items() if k != "type"}
+        return make_output_format(as_str(fmt.get("type"), "format.type"), schema=rest or None)
+    # No name and no strict knob here: the same schema given to Gemini or Ollama compares equal.
+    return json_schema_format(fmt.get("schema"))
 
 
 def model_from_url(url: str) -> str | None:
     """The model id in a Bedrock (``/model/{id}/invoke``) or Vertex (``models/{id}:...``) URL."""
     path = url.split("?", 1)[0]
-    if "/model/" in path:
-        return path.split("/model/", 1)[1].split("/", 1)[0] or None
+    if "/model/" in path:  # Bedrock ids and ARNs are URL-encoded (``...-v2%3A0``)
+        return unquote(path.split("/model/", 1)[1].split("/", 1)[0]) or None
     if "/models/" in path:
         return path.rsplit("/models/", 1)[1].split(":", 1)[0] or None
     return None
@@ -136,21 +176,16 @@ def _blocks(role: str, blocks: list[JSON], ids: CallIds, turns: list[dict[str, J
         block = as_dict(block, "content[]")
         kind = block.get("type")
         if kind == "tool_result":
-            if parts:
-                add_turn(turns, role, parts)
-                parts = []
-            result = tool_result_part(
+            part: Part | None = tool_result_part(
                 id=ids.result(block.get("tool_use_id")),
                 content=_result_content(block.get("content")),
                 is_error=block.get("is_error") is True,
             )
-            add_turn(turns, "tool", [result])
-            continue
-        part = _block(block, kind, ids)
+        else:
+            part = _block(block, kind, ids)
         if part is not None:
             parts.append(part)
-    if parts or not blocks:
-        add_turn(turns, role, parts)
+    add_turn_and_results(turns, role, parts, keep_empty=not blocks)
 
 
 def _block(block: dict[str, JSON], kind: JSON, ids: CallIds) -> Part | None:

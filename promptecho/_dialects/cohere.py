@@ -2,7 +2,8 @@
 
 ``tool_plan`` (the model's plan before its calls) is reasoning the model showed, so it
 becomes a ``thinking`` part; ``p``/``k``/``stop_sequences`` take the shared parameter names;
-``thinking`` (``{type, token_budget}``) is the reasoning knob.
+``thinking`` (``{type, token_budget}``) is the reasoning knob; ``response_format`` becomes
+``output_format`` and ``documents`` (grounding input) ``state``.
 """
 
 from __future__ import annotations
@@ -26,13 +27,25 @@ from ._common import (
     as_str,
     default_tool_choice,
     fold_params,
+    openai_output_format,
 )
 from .openai_chat import message_parts, parse_tools, result_parts, system_text
 
 __all__ = ["parse"]
 
 _KNOWN = frozenset(
-    {"model", "messages", "tools", "tool_choice", "thinking", "p", "k", "stop_sequences"}
+    {
+        "model",
+        "messages",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "p",
+        "k",
+        "stop_sequences",
+        "response_format",
+        "documents",
+    }
 )
 _RENAMED = {"p": "top_p", "k": "top_k", "stop_sequences": "stop"}
 
@@ -73,6 +86,9 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
             make_tool_choice(mode=as_str(choice, "tool_choice").lower()) if choice else None, tools
         ),
         thinking=body.get("thinking"),
+        output_format=openai_output_format(body.get("response_format")),
+        # Documents to ground the answer on: input the model sees, beside the messages.
+        state={"documents": body["documents"]} if body.get("documents") else None,
         params=params,
     )
 

@@ -4,6 +4,8 @@ The model comes from the URL path, never the body. camelCase and snake_case keys
 same (the google-genai SDK mixes them), URL-safe base64 becomes standard base64, schema
 types are lower-cased, role ``model`` is ``assistant``, and ``thoughtSignature`` is dropped.
 ``functionResponse`` parts have no call id: they answer the oldest call of their name.
+``responseMimeType`` with ``responseSchema``/``responseJsonSchema`` becomes ``output_format``,
+``cachedContent`` becomes ``state``; ``tools`` may be one object instead of a list.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ._build import (
     data_part,
     document_part,
     image_part,
+    make_output_format,
     make_request,
     make_tool,
     make_tool_choice,
@@ -28,11 +31,12 @@ from ._build import (
 )
 from ._common import (
     CallIds,
-    add_turn,
+    add_turn_and_results,
     as_dict,
     as_list,
     as_str,
     default_tool_choice,
+    json_schema_format,
     lower_schema_types,
     sort_tools,
 )
@@ -64,26 +68,21 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         role = "assistant" if role == "model" else "tool" if role == "function" else role
         role = as_str(role, "contents[].role")
         parts: list[Part] = []
-        answered = False
         for raw in as_list(content.get("parts") or [], "contents[].parts"):
             part = _part(as_dict(raw, "parts[]"), ids)
-            if part is None:
-                continue
-            if part["kind"] == "tool_result":  # results leave the user turn for a tool turn
-                if parts:
-                    add_turn(turns, role, parts)
-                    parts = []
-                add_turn(turns, "tool", [part])
-                answered = True
-            else:
+            if part is not None:
                 parts.append(part)
-        if parts or not answered:
-            add_turn(turns, role, parts)
+        answered = any(part["kind"] == "tool_result" for part in parts)
+        add_turn_and_results(turns, role, parts, keep_empty=not answered)
     tools: list[dict[str, JSON]] = []
-    for entry in as_list(body.get("tools") or [], "tools"):
+    entries = body.get("tools") or []
+    if type(entries) is dict:  # one Tool object instead of a list: the API takes both
+        entries = [entries]
+    for entry in as_list(entries, "tools"):
         tools.extend(_tools(as_dict(entry, "tools[]")))
     config = _get(body, "generationConfig", "generation_config") or {}
-    params, thinking = _generation_config(as_dict(config, "generationConfig"))
+    params, thinking, output_format = _generation_config(as_dict(config, "generationConfig"))
+    cached = _get(body, "cachedContent", "cached_content")
     for key, value in body.items():
         name = snake(key)
         if name not in _TOP_LEVEL and value is not None:
@@ -97,6 +96,8 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
             _tool_choice(_get(body, "toolConfig", "tool_config")), tools
         ),
         thinking=thinking,
+        output_format=output_format,
+        state={"cached_content": as_str(cached, "cachedContent")} if cached else None,
         params=params,
     )
 
@@ -108,6 +109,7 @@ _TOP_LEVEL = frozenset(
         "tools",
         "tool_config",
         "generation_config",
+        "cached_content",
         "model",
         "labels",
     }
@@ -231,10 +233,14 @@ def _tool_choice(config: JSON) -> dict[str, JSON] | None:
     return make_tool_choice(mode=_MODES.get(mode.upper(), mode.lower()), names=sorted(names))
 
 
-def _generation_config(config: dict[str, JSON]) -> tuple[dict[str, JSON], JSON]:
-    """Parameters under canonical names, and ``thinkingConfig`` with snake_case keys."""
+def _generation_config(
+    config: dict[str, JSON],
+) -> tuple[dict[str, JSON], JSON, dict[str, JSON] | None]:
+    """Parameters under canonical names, ``thinkingConfig`` with snake_case keys, the output format."""
     params: dict[str, JSON] = {}
     thinking: JSON = None
+    mime: JSON = None
+    schema: JSON = None
     for key, value in config.items():
         name = snake(key)
         if value is None:
@@ -244,7 +250,18 @@ def _generation_config(config: dict[str, JSON]) -> tuple[dict[str, JSON], JSON]:
         elif name == "candidate_count" and value == 1:
             continue
         elif name in ("response_schema", "response_json_schema"):
-            params[name] = lower_schema_types(value)
+            schema = value
+        elif name == "response_mime_type":
+            mime = as_str(value, "generationConfig.responseMimeType").lower()
         else:
             params[_PARAM_NAMES.get(name, name)] = value
-    return params, thinking
+    return params, thinking, _output_format(mime, schema)
+
+
+def _output_format(mime: str | None, schema: JSON) -> dict[str, JSON] | None:
+    """``responseMimeType`` and its schema: JSON with a schema is ``json_schema``, as elsewhere."""
+    if mime in (None, "text/plain") and schema is None:
+        return None
+    if mime in (None, "application/json"):
+        return make_output_format("json") if schema is None else json_schema_format(schema)
+    return make_output_format(as_str(mime, "responseMimeType"), schema=lower_schema_types(schema))

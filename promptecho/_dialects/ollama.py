@@ -3,7 +3,8 @@
 Images ride beside the text as bare base64 (no media type); tool calls carry
 ``arguments`` as objects and results name their tool (``tool_name``) instead of an id.
 ``options`` are flattened into the parameters, ``num_predict`` becoming ``max_tokens``.
-The server streams unless ``"stream": false`` is sent.
+The server streams unless ``"stream": false`` is sent. ``format`` becomes ``output_format``;
+``/api/generate``'s ``context``, ``suffix`` and ``template`` become ``state``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ._build import (
     Part,
     image_part,
     make_message,
+    make_output_format,
     make_request,
     text_part,
     thinking_part,
@@ -28,14 +30,30 @@ from ._common import (
     as_str,
     default_tool_choice,
     fold_params,
+    json_schema_format,
     parse_json_text,
 )
 from .openai_chat import parse_tools, result_parts
 
 __all__ = ["parse_chat", "parse_generate"]
 
-_CHAT = frozenset({"model", "messages", "tools", "think", "options"})
-_GENERATE = frozenset({"model", "prompt", "system", "images", "think", "options"})
+_CHAT = frozenset({"model", "messages", "tools", "think", "options", "format"})
+_GENERATE = frozenset(
+    {
+        "model",
+        "prompt",
+        "system",
+        "images",
+        "think",
+        "options",
+        "format",
+        "context",
+        "suffix",
+        "template",
+    }
+)
+# /api/generate input beside the prompt: the encoded earlier turns, the text after the gap.
+_GENERATE_STATE = ("context", "suffix", "template")
 _OPTION_NAMES = {"num_predict": "max_tokens"}
 
 
@@ -67,6 +85,7 @@ def parse_chat(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         tools=tools,
         tool_choice=default_tool_choice(None, tools),
         thinking=body.get("think"),
+        output_format=_output_format(body.get("format")),
         params=_params(body, _CHAT),
     )
 
@@ -82,8 +101,19 @@ def parse_generate(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         system=as_str(system, "system") if system else None,
         messages=[make_message("user", parts)],
         thinking=body.get("think"),
+        output_format=_output_format(body.get("format")),
+        state={key: body[key] for key in _GENERATE_STATE if body.get(key)},
         params=_params(body, _GENERATE),
     )
+
+
+def _output_format(fmt: JSON) -> dict[str, JSON] | None:
+    """``format``: ``"json"`` (any JSON) or a JSON schema."""
+    if fmt is None or fmt == "":
+        return None
+    if fmt == "json":
+        return make_output_format("json")
+    return json_schema_format(as_dict(fmt, "format"))
 
 
 def _parts(message: dict[str, JSON], ids: CallIds) -> list[Part]:

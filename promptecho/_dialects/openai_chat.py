@@ -2,7 +2,8 @@
 
 Groq (``/openai/v1/chat/completions``), Mistral, Ollama ``/v1``, OpenRouter, vLLM and
 LiteLLM send this shape. ``system`` and ``developer`` messages fold into ``system``;
-``tool`` messages become ``tool_result`` parts; ``arguments`` JSON text is parsed.
+``tool`` messages become ``tool_result`` parts; ``arguments`` JSON text is parsed;
+``response_format`` becomes ``output_format``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ._common import (
     as_str,
     default_tool_choice,
     fold_params,
+    openai_output_format,
     parse_json_text,
     sort_tools,
     split_data_url,
@@ -50,6 +52,8 @@ _KNOWN = frozenset(
         "reasoning_effort",
         "reasoning",
         "thinking",
+        "response_format",
+        "agent_id",
     }
 )
 _SYSTEM_ROLES = frozenset({"system", "developer"})
@@ -95,6 +99,9 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         reasoning_effort=effort if type(effort) is str else None,
         reasoning=body.get("reasoning"),
         thinking=body.get("thinking"),
+        output_format=openai_output_format(body.get("response_format")),
+        # Mistral's /v1/agents/completions: the agent holds instructions and tools the model sees.
+        state={"agent_id": as_str(agent, "agent_id")} if (agent := body.get("agent_id")) else None,
         params=fold_params(body, _KNOWN),
     )
 

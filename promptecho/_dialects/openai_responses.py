@@ -4,6 +4,8 @@ Each item is its own turn on the wire; adjacent items of one role merge into one
 canonical message, so a reasoning item and the calls after it form one assistant turn.
 Reasoning ``id`` and ``encrypted_content`` are dropped (opaque, new on every recording).
 A function tool without ``strict`` is strict here, unlike in Chat Completions.
+``text.format`` becomes ``output_format``; ``previous_response_id``, ``conversation``,
+``prompt``, ``truncation`` and the ids of ``item_reference`` items become ``state``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ._common import (
     as_str,
     default_tool_choice,
     fold_params,
+    openai_output_format,
     parse_json_text,
     sort_tools,
     split_data_url,
@@ -41,7 +44,21 @@ from .openai_chat import builtin_tool, image_from_url, unknown_block
 
 __all__ = ["parse"]
 
-_KNOWN = frozenset({"model", "input", "instructions", "tools", "tool_choice", "reasoning"})
+_KNOWN = frozenset(
+    {
+        "model",
+        "input",
+        "instructions",
+        "tools",
+        "tool_choice",
+        "reasoning",
+        "text",
+        "previous_response_id",
+        "conversation",
+        "prompt",
+        "truncation",
+    }
+)
 _SYSTEM_ROLES = frozenset({"system", "developer"})
 _TEXT_PARTS = frozenset({"input_text", "output_text", "text", "summary_text", "reasoning_text"})
 
@@ -54,14 +71,24 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     instructions = body.get("instructions")
     system = [as_str(instructions, "instructions")] if instructions else []
     turns: list[dict[str, JSON]] = []
+    references: list[str] = []
     items = body.get("input")
     if type(items) is str:
         add_turn(turns, "user", [text_part(items)] if items else [])
     elif items is not None:
         for item in as_list(items, "input"):
-            _item(as_dict(item, "input[]"), ids, system, turns)
+            _item(as_dict(item, "input[]"), ids, system, turns, references)
     tools = [_tool(tool) for tool in as_list(body.get("tools") or [], "tools")]
     reasoning = body.get("reasoning")
+    params = fold_params(body, _KNOWN)
+    text = body.get("text")
+    output_format = None
+    if text is not None:
+        text = as_dict(text, "text")
+        output_format = openai_output_format(text.get("format"), "text.format")
+        rest = {k: v for k, v in text.items() if k != "format" and v is not None}
+        if rest:  # verbosity: a knob like max_tokens
+            params["text"] = rest
     return make_request(
         model=body.get("model"),
         system="\n".join(system) if system else None,
@@ -69,12 +96,39 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         tools=sort_tools(tools),
         tool_choice=default_tool_choice(_tool_choice(body.get("tool_choice")), tools),
         reasoning=reasoning or None,
-        params=fold_params(body, _KNOWN),
+        output_format=output_format,
+        state=_state(body, references),
+        params=params,
     )
 
 
+def _state(body: dict[str, JSON], references: list[str]) -> dict[str, JSON]:
+    """What the server holds for this conversation: the model sees it as input."""
+    state: dict[str, JSON] = {}
+    previous = body.get("previous_response_id")
+    if previous is not None:
+        state["previous_response_id"] = as_str(previous, "previous_response_id")
+    conversation = body.get("conversation")
+    if type(conversation) is dict:  # {"id": "conv_..."} or the bare id
+        conversation = conversation.get("id")
+    if conversation is not None:
+        state["conversation"] = as_str(conversation, "conversation")
+    if body.get("prompt") is not None:
+        state["prompt"] = body["prompt"]
+    if references:
+        state["item_references"] = references
+    truncation = body.get("truncation")
+    if truncation is not None and truncation != "disabled":  # "auto" drops input the model sees
+        state["truncation"] = as_str(truncation, "truncation")
+    return state
+
+
 def _item(
-    item: dict[str, JSON], ids: CallIds, system: list[str], turns: list[dict[str, JSON]]
+    item: dict[str, JSON],
+    ids: CallIds,
+    system: list[str],
+    turns: list[dict[str, JSON]],
+    references: list[str],
 ) -> None:
     kind = item.get("type", "message")
     if kind == "message":
@@ -103,10 +157,14 @@ def _item(
         ]
         text = "\n".join(texts)
         add_turn(turns, "assistant", [thinking_part(text, redacted=not text)])
-    else:  # hosted-tool calls, item references...: kept, minus their ids
+    elif kind == "item_reference":  # an item the server holds: its id is its content
+        references.append(as_str(item.get("id"), "item_reference.id"))
+        add_turn(turns, "user", [other_part(type="item_reference")])
+    else:  # hosted-tool calls...: kept, minus their ids
         value = {k: v for k, v in item.items() if k not in ("type", "id", "call_id", "status")}
-        role = "user" if kind == "item_reference" else "assistant"
-        add_turn(turns, role, [other_part(type=as_str(kind, "input[].type"), value=value or None)])
+        add_turn(
+            turns, "assistant", [other_part(type=as_str(kind, "input[].type"), value=value or None)]
+        )
 
 
 def _content(content: JSON) -> list[Part]:

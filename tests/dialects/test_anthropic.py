@@ -151,11 +151,8 @@ def test_output_config_effort_joins_thinking_and_disabled_thinking_equals_none()
         },
     )
     assert body["thinking"] == {"type": "adaptive", "effort": "low"}
-    assert body["params"] == {
-        "max_tokens": 5,
-        "output_config": {"format": {"type": "json_schema"}},
-        "stop": ["END"],
-    }
+    assert body["output_format"] == {"type": "json_schema"}
+    assert body["params"] == {"max_tokens": 5, "stop": ["END"]}
     disabled = canonicalize(
         URL, {"model": "c", "max_tokens": 5, "messages": [], "thinking": {"type": "disabled"}}
     )

@@ -18,7 +18,7 @@ URL = "https://api.openai.com/v1/chat/completions"
         ({"n": 2, "parallel_tool_calls": False}, {"n": 2, "parallel_tool_calls": False}),
         (
             {"seed": 3, "response_format": {"type": "json_object"}},
-            {"seed": 3, "response_format": {"type": "json_object"}},
+            {"seed": 3},
         ),
         ({"user": "u", "metadata": {}, "store": True, "stream": True, "stream_options": {}}, {}),
     ],

@@ -117,4 +117,5 @@ def test_images_files_and_previous_response_id():
         {"kind": "image", "file_id": "file-1"},
         {"kind": "document", "url": "https://x/a.pdf"},
     ]
-    assert body["params"] == {"previous_response_id": "resp_1"}
+    assert body["state"] == {"previous_response_id": "resp_1"}
+    assert "params" not in body

@@ -125,7 +125,8 @@ def test_ollama_images_thinking_and_tool_name_links():
             },
         ],
         "thinking": "high",
-        "params": {"format": "json", "max_tokens": 9, "temperature": 0},
+        "output_format": {"type": "json"},
+        "params": {"max_tokens": 9, "temperature": 0},
     }
 
 
