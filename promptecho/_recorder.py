@@ -241,7 +241,14 @@ class Recorder:
                     pass
                 case _:
                     miss = self._miss(
-                        method, stored_url, key, canonical.stream, request_body, canonical.api
+                        method,
+                        stored_url,
+                        key,
+                        canonical.stream,
+                        request_body,
+                        canonical.api,
+                        # an unparsed body is matched as raw JSON: say why
+                        note=canonical.unparsed,
                     )
                     self.misses.append(miss)
                     raise miss
@@ -322,6 +329,7 @@ class Recorder:
         stream: bool,
         body: object,
         api: str,
+        note: str | None = None,
     ) -> CassetteMiss:
         if not self.existed:
             reason = f"The cassette does not exist, and mode {self.mode!r} does not record."
@@ -331,6 +339,8 @@ class Recorder:
             reason, closest, differences = self._index.explain_miss(
                 key, stream, body, api, self.options.match_on
             )
+        if note:
+            reason = f"{reason} This request's body was {note}.".lstrip()
         return CassetteMiss(
             self.path,
             method,

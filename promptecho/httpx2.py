@@ -49,7 +49,8 @@ class EchoTransport(SyncEcho[httpx2.Response], httpx2.BaseTransport):
     cassette
         The cassette file. It is created when something is recorded.
     mode
-        ``"once"`` (default), ``"none"``, ``"new_episodes"`` or ``"all"``, as in vcrpy.
+        ``"once"`` (default), ``"none"``, ``"new_episodes"`` or ``"all"``, as in vcrpy, or
+        ``"rewrite"`` (delete the cassette, then record everything).
     match_on
         The canonical request fields whose values decide the response; replaces
         `promptecho.DEFAULT_MATCH_ON` (extend it with ``DEFAULT_MATCH_ON + ["temperature"]``).
@@ -72,6 +73,10 @@ class EchoTransport(SyncEcho[httpx2.Response], httpx2.BaseTransport):
         Called with each `promptecho.CassetteMiss` before it is raised.
     allow_secrets
         Write a cassette even when it holds something shaped like an API key.
+    max_age, on_expiry
+        A cassette whose oldest recording is older than ``max_age`` (``"12h"``, ``"30d"``,
+        ``"4w"`` or a ``timedelta``) has expired: ``on_expiry`` ``"warn"`` (default),
+        ``"fail"`` (`promptecho.CassetteExpired`) or ``"rerecord"``.
 
     Examples
     --------

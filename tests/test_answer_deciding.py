@@ -247,6 +247,18 @@ def test_a_body_its_endpoint_rejects_is_recorded_with_why_it_was_not_parsed(
     request = Cassette.load(cassette).interactions[0].request
     assert (request.api, request.body) == ("json", body)
     assert request.unparsed == "not parsed as openai-chat: messages: expected an array, got str"
+    # A miss on it says why its fields are raw JSON, for the recording and the request.
+    changed = {"model": "gpt-4.1-mini", "messages": "another string"}
+    with (
+        httpx2.Client(transport=echo(cassette, "none")) as client,
+        pytest.raises(CassetteMiss) as miss,
+    ):
+        client.post(upstream.url + "/v1/chat/completions", json=changed)
+    assert miss.value.reason == (
+        "The closest recording was not parsed as openai-chat: messages: expected an array, got "
+        "str. This request's body was not parsed as openai-chat: messages: expected an array, "
+        "got str."
+    )
 
 
 # -- the measurement ----------------------------------------------------------------------
