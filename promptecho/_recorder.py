@@ -24,7 +24,6 @@ import msgspec
 from ._canonical import canonicalize_request
 from ._cassette import (
     Cassette,
-    Failure,
     Interaction,
     Pending,
     RecordedRequest,
@@ -117,6 +116,10 @@ class Recorder:
         self._lock = threading.Lock()
         self._index = Index()
         self._keeper = Keeper(file, lambda: self.path, options, VERSION)
+        # Recording is the keeper's: a `Record` decision comes back through these.
+        self.complete = self._keeper.complete
+        self.fail = self._keeper.fail
+        self.admit = self._keeper.admit
         self.existed = self._load()
 
     @property
@@ -267,29 +270,6 @@ class Recorder:
         differences = drift(entry.request.body, body)
         if differences:
             self.drift.append(Drift(self.path, entry.number, method.upper(), url, differences))
-
-    # -- recording: the keeper's ---------------------------------------------------------
-
-    def complete(
-        self,
-        record: Record,
-        status: int,
-        headers: Headers,
-        chunks: Sequence[tuple[float, bytes]],
-        *,
-        started: float,
-        error: Failure | None = None,
-    ) -> None:
-        """Keep a response whose body was read to its end (or cut short by ``error``)."""
-        self._keeper.complete(record, status, headers, chunks, started=started, error=error)
-
-    def fail(self, record: Record, error: Failure) -> None:
-        """Keep a request that failed before any response (connect error, timeout)."""
-        self._keeper.fail(record, error)
-
-    def admit(self, record: Record, size: int) -> None:
-        """Refuse a response body that has grown past the recording limit."""
-        self._keeper.admit(record, size)
 
     # -- the end ------------------------------------------------------------------------
 

@@ -123,3 +123,44 @@ def live() -> Iterator[FakeUpstream]:
     """The built-in OpenAI-compatible fake upstream on a real socket (127.0.0.1, ephemeral port)."""
     with FakeUpstream(openai_chat_handler) as server:
         yield server
+
+
+# The generated suites talk to the OpenAI-compatible fake upstream on a real socket.
+CONFTEST = """
+import pytest
+from promptecho.testing import FakeUpstream, openai_chat_handler
+
+
+@pytest.fixture(scope="session")
+def upstream():
+    with FakeUpstream(openai_chat_handler) as server:
+        yield server
+
+
+@pytest.fixture
+def ask(upstream):
+    def ask(client, text):
+        body = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": text}]}
+        response = client.post(upstream.url + "/v1/chat/completions", json=body)
+        return response.json()["choices"][0]["message"]["content"]
+    return ask
+"""
+
+# hypothesis is off in the generated runs: its terminal summary would import it anew in
+# each one (pytester drops the modules a run imported), a few seconds every time.
+INI = """
+[pytest]
+addopts = -p no:hypothesispytest
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+filterwarnings = error
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A generated test suite that talks to the fake upstream; CI unset unless a test sets it."""
+    monkeypatch.delenv("CI", raising=False)
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini(INI)
+    return pytester

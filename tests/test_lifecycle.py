@@ -15,8 +15,7 @@ from promptecho import Cassette, CassetteExpired, CassetteExpiredWarning
 from promptecho._store import journal_path
 from promptecho.testing import FakeUpstream, openai_chat_handler
 
-from .conftest import chat
-from .test_plugin import CONFTEST, INI
+from .conftest import CONFTEST, INI, chat
 
 URL = "http://127.0.0.1:9/v1/chat/completions"
 

@@ -12,36 +12,7 @@ import pytest
 from promptecho import Cassette
 from promptecho.pytest_plugin import default_cassette_path, resolve_mode
 
-# The generated suites talk to the OpenAI-compatible fake upstream on a real socket.
-CONFTEST = """
-import pytest
-from promptecho.testing import FakeUpstream, openai_chat_handler
-
-
-@pytest.fixture(scope="session")
-def upstream():
-    with FakeUpstream(openai_chat_handler) as server:
-        yield server
-
-
-@pytest.fixture
-def ask(upstream):
-    def ask(client, text):
-        body = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": text}]}
-        response = client.post(upstream.url + "/v1/chat/completions", json=body)
-        return response.json()["choices"][0]["message"]["content"]
-    return ask
-"""
-
-# hypothesis is off in the generated runs: its terminal summary would import it anew in
-# each one (pytester drops the modules a run imported), a few seconds every time.
-INI = """
-[pytest]
-addopts = -p no:hypothesispytest
-asyncio_mode = auto
-asyncio_default_fixture_loop_scope = function
-filterwarnings = error
-"""
+from .conftest import INI
 
 
 @pytest.fixture(autouse=True)
@@ -50,11 +21,6 @@ def _no_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
 
 
-@pytest.fixture
-def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(CONFTEST)
-    pytester.makeini(INI)
-    return pytester
 
 
 def texts_in(path: Path) -> list[str]:

@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_plugin import CONFTEST, INI
-
-
-@pytest.fixture(autouse=True)
-def _no_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CI", raising=False)
-
-
-@pytest.fixture
-def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(CONFTEST)
-    pytester.makeini(INI)
-    return pytester
-
+from .conftest import INI
 
 SHARED = """
 import asyncio
