@@ -19,6 +19,7 @@ from ._errors import (
     Difference,
     Drift,
     DriftWarning,
+    Verification,
 )
 from ._httpx import AsyncEchoTransport, EchoTransport, async_client, client
 from ._match import DEFAULT_MATCH_ON
@@ -38,6 +39,7 @@ __all__ = [
     "Drift",
     "DriftWarning",
     "EchoTransport",
+    "Verification",
     "async_client",
     "canonicalize",
     "client",

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, Self, TypeVar, cast
 
 from ._cassette import Failure, Interaction
-from ._errors import CassetteError, CassetteMiss, Drift
+from ._errors import CassetteError, CassetteMiss, Drift, Verification
 from ._options import Options, split_options
 from ._recorder import Record, Recorder, Replay
 from ._types import Mode, OnExpiry, ReplayTiming
@@ -326,6 +326,11 @@ class _Echo(Generic[ResponseT]):
     def misses(self) -> list[CassetteMiss]:
         """Every `CassetteMiss` raised on this cassette, even if an SDK swallowed it."""
         return self._recorder.misses
+
+    @property
+    def verifications(self) -> list[Verification]:
+        """Verify mode: how each live answer compared with its recording."""
+        return self._recorder.verifications
 
     @property
     def drift(self) -> list[Drift]:

@@ -36,6 +36,7 @@ __all__ = [
     "RecordedResponse",
     "Sse",
     "Text",
+    "Usage",
 ]
 
 FORMAT_VERSION = 1
@@ -152,6 +153,15 @@ class Interaction(Base, kw_only=True):
     """When it was recorded: UTC, ISO 8601 to the second (absent in older cassettes)."""
     recorded_by: str | None = None
     """The promptecho version that recorded it (absent in older cassettes)."""
+    usage: Usage | None = None
+    """The tokens the provider said the call used (when its answer says)."""
+
+
+class Usage(Base, kw_only=True):
+    """Token counts read from a provider's own usage fields when the call was recorded."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 class Cassette(Base, kw_only=True):
@@ -204,6 +214,7 @@ class Pending(Base, kw_only=True):
     error: Failure | None = None
     recorded_at: str | None = None
     recorded_by: str | None = None
+    usage: Usage | None = None
 
 
 class RawJson(Body, tag="json"):

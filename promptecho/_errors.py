@@ -37,6 +37,7 @@ __all__ = [
     "Difference",
     "Drift",
     "DriftWarning",
+    "Verification",
     "invalid_mode",
 ]
 
@@ -199,6 +200,46 @@ class Drift:
     def __repr__(self) -> str:
         paths = ", ".join(d.path for d in self.differences)
         return f"<Drift #{self.index} {self.request}: {paths}>"
+
+
+class Verification:
+    """Verify mode: how a live answer compares with the recording its request matched.
+
+    ``verdict`` is ``"identical"``, ``"text changed"`` (only prose differs; ``ratio`` is the
+    similarity), ``"structure changed"`` (``changes`` says what: status, finish reason,
+    tool calls, JSON keys, stream event types) or ``"not recorded"`` (no recording matched).
+    """
+
+    __slots__ = ("cassette", "changes", "index", "ratio", "request", "verdict")
+
+    def __init__(
+        self,
+        cassette: str | os.PathLike[str],
+        index: int | None,
+        request: str,
+        verdict: str,
+        *,
+        ratio: float = 1.0,
+        changes: Sequence[str] = (),
+    ) -> None:
+        self.cassette = Path(cassette)
+        self.index = index
+        self.request = request
+        self.verdict = verdict
+        self.ratio = ratio
+        self.changes = tuple(changes)
+
+    def __str__(self) -> str:
+        where = f"recording #{self.index}" if self.index is not None else "no recording"
+        text = f"{self.request} ({where} of {self.cassette}): {self.verdict}"
+        if self.verdict == "text changed":
+            text += f" (similarity {self.ratio:.2f})"
+        if self.changes:
+            text += "\n" + "\n".join(f"  {change}" for change in self.changes)
+        return text
+
+    def __repr__(self) -> str:
+        return f"<Verification {self.request}: {self.verdict}>"
 
 
 class DriftWarning(UserWarning):

@@ -22,6 +22,7 @@ from ._cassette import (
     RecordedRequest,
     RecordedResponse,
     ReplayResponse,
+    Usage,
     decode_for_replay,
     decode_response,
 )
@@ -92,6 +93,10 @@ class Entry:
         return self._source.request
 
     @property
+    def usage(self) -> Usage | None:
+        return self._source.usage
+
+    @property
     def interaction(self) -> Interaction:
         if self._interaction is None:
             source = self._source
@@ -103,6 +108,7 @@ class Entry:
                 error=source.error,
                 recorded_at=source.recorded_at,
                 recorded_by=source.recorded_by,
+                usage=source.usage,
             )
         return self._interaction
 
@@ -177,6 +183,10 @@ class Index:
             last.plays += 1
             return last
         return None
+
+    def number_of(self, interaction: Interaction) -> int | None:
+        """The number of the entry whose decoded interaction this is."""
+        return next((e.number for e in self.entries if e._interaction is interaction), None)
 
     def unplayed(self) -> list[Entry]:
         return [e for e in self.entries if e.plays == 0]

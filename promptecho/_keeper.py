@@ -27,6 +27,7 @@ from ._cassette import (
     RecordedResponse,
     Sse,
     Text,
+    Usage,
     encode_interaction,
 )
 from ._content import IncrementalDecoder, build_body, supports_encoding
@@ -49,11 +50,17 @@ class Record:
     ``secrets`` are the values redaction removed from the request (see `_secrets`).
     """
 
-    __slots__ = ("request", "secrets")
+    __slots__ = ("compare_to", "request", "secrets")
 
-    def __init__(self, request: RecordedRequest, secrets: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        request: RecordedRequest,
+        secrets: list[str] | None = None,
+        compare_to: Interaction | None = None,
+    ) -> None:
         self.request = request
         self.secrets = [] if secrets is None else secrets
+        self.compare_to = compare_to  # verify mode: the recording the live answer is held to
 
 
 def secrets_module() -> types.ModuleType:
@@ -76,6 +83,8 @@ class Keeper:
         self._closed = False
         self._lock = threading.Lock()  # threads sharing a transport record concurrently
         self.replaced: set[bytes] | None = None  # set by a mode that re-records everything
+        # Set by verify mode: each finished interaction goes there, and nothing is written.
+        self.sink: Callable[[Interaction, Record], None] | None = None
         self._appended: set[bytes] = set()  # line_digest of each line this keeper appended
 
     def complete(
@@ -129,8 +138,11 @@ class Keeper:
 
     def _keep(self, interaction: Interaction, record: Record) -> None:
         interaction = msgspec.structs.replace(
-            interaction, recorded_at=_now(), recorded_by=self._version
+            interaction, recorded_at=_now(), recorded_by=self._version, usage=_usage(interaction)
         )
+        if self.sink is not None:
+            self.sink(interaction, record)
+            return
         before_record = self._options.before_record
         if before_record is not None:
             changed = before_record(interaction)
@@ -173,6 +185,19 @@ class Keeper:
             fsync=self._options.fsync,
             trusted=self._appended,
         )
+
+
+def _usage(interaction: Interaction) -> Usage | None:
+    """The tokens the provider's answer says the call used, from its own usage fields."""
+    if interaction.response is None:
+        return None
+    from ._answer import answer_of  # read only when recording
+
+    answer = answer_of(interaction.request.api, interaction.response)
+    spent_in, spent_out = answer.input_tokens, answer.output_tokens
+    if spent_in is None and spent_out is None:
+        return None
+    return Usage(input_tokens=spent_in or 0, output_tokens=spent_out or 0)
 
 
 def _now() -> str:

@@ -27,6 +27,7 @@ from ._cassette import (
     Interaction,
     Pending,
     RecordedRequest,
+    Usage,
     index_from_bytes,
     read_if_exists,
 )
@@ -37,6 +38,7 @@ from ._errors import (
     CassetteMiss,
     Difference,
     Drift,
+    Verification,
 )
 from ._index import Entry, Index, Replay, drift, key_of
 from ._keeper import HeaderList, Keeper, Record, secrets_module
@@ -55,7 +57,7 @@ __all__ = ["HeaderList", "Policy", "Record", "Recorder", "Replay", "policy"]
 class Policy:
     """What a mode means: whether recordings answer, when a miss may record, what is kept."""
 
-    __slots__ = ("deletes", "records", "replaces", "replays")
+    __slots__ = ("deletes", "records", "replaces", "replays", "verifies")
 
     def __init__(
         self,
@@ -64,16 +66,18 @@ class Policy:
         records: Literal["never", "when-new", "always"],
         replaces: bool = False,
         deletes: bool = False,
+        verifies: bool = False,
     ) -> None:
         self.replays = replays  # a matching recording answers
         self.records = records  # an unanswered request goes upstream and is kept
         self.replaces = replaces  # the recordings this run does not make are dropped
         self.deletes = deletes  # the cassette and its journal are deleted before anything
+        self.verifies = verifies  # live answers are compared with the recordings, not kept
 
     def __repr__(self) -> str:
         return (
             f"Policy(replays={self.replays}, records={self.records!r}, "
-            f"replaces={self.replaces}, deletes={self.deletes})"
+            f"replaces={self.replaces}, deletes={self.deletes}, verifies={self.verifies})"
         )
 
 
@@ -90,6 +94,8 @@ def policy(mode: Mode) -> Policy:
             return Policy(replays=False, records="always", replaces=True)
         case "rewrite":  # delete the cassette and its journal, then record everything
             return Policy(replays=False, records="always", deletes=True)
+        case "verify":  # go live, compare each answer with its recording, write nothing
+            return Policy(replays=False, records="always", verifies=True)
     raise AssertionError(f"unhandled mode {mode!r}")  # pragma: no cover - Options checks it
 
 
@@ -117,6 +123,9 @@ class Recorder:
         self._index = Index()
         self._keeper = Keeper(file, lambda: self.path, options, VERSION)
         # Recording is the keeper's: a `Record` decision comes back through these.
+        if self.policy.verifies:
+            self._keeper.sink = self._verified
+        self.verifications: list[Verification] = []
         self.complete = self._keeper.complete
         self.fail = self._keeper.fail
         self.admit = self._keeper.admit
@@ -233,14 +242,20 @@ class Recorder:
         )
         rules = self.policy
         with self._lock:
-            entry = self._index.take(key, options.allow_repeats) if rules.replays else None
-            match entry, rules.records:
-                case Entry(), _:
+            entry = (
+                self._index.take(key, options.allow_repeats)
+                if rules.replays or rules.verifies
+                else None
+            )
+            match entry, rules:
+                case Entry(), Policy(replays=True):
                     self._note_drift(entry, method, stored_url, request_body)
                     return entry.replay()
-                case None, "always":
+                case _, Policy(verifies=True):
+                    pass  # upstream, then held to the recording (if one matched)
+                case None, Policy(records="always"):
                     pass
-                case None, "when-new" if not self.existed:
+                case None, Policy(records="when-new") if not self.existed:
                     pass
                 case _:
                     miss = self._miss(
@@ -264,12 +279,48 @@ class Recorder:
             body=request_body,
             unparsed=canonical.unparsed,
         )
-        return Record(request, secrets)
+        return Record(request, secrets, entry.interaction if entry is not None else None)
 
     def _note_drift(self, entry: Entry, method: str, url: str, body: object) -> None:
         differences = drift(entry.request.body, body)
         if differences:
             self.drift.append(Drift(self.path, entry.number, method.upper(), url, differences))
+
+    def _verified(self, live: Interaction, record: Record) -> None:
+        """Verify mode: hold a live answer to the recording its request matched."""
+        from ._compare import compare  # only a verify run compares answers
+
+        recorded = record.compare_to
+        request = live.request
+        line = f"{request.method} {request.url}"
+        if recorded is None:
+            verification = Verification(self.path, None, line, "not recorded")
+        else:
+            verdict = compare(
+                request.api,
+                recorded.response,
+                live.response,
+                recorded_error=recorded.error.type if recorded.error else None,
+                new_error=live.error.type if live.error else None,
+            )
+            verification = Verification(
+                self.path,
+                self._index.number_of(recorded),
+                line,
+                verdict.kind,
+                ratio=verdict.ratio,
+                changes=verdict.changes,
+            )
+        with self._lock:
+            self.verifications.append(verification)
+
+    def replayed(self) -> list[tuple[str | None, int, Usage | None]]:
+        """For each recording played: its model, how many times, and the tokens it used."""
+        if not self.policy.replays:  # verify takes recordings to compare, replays none
+            return []
+        return [
+            (_model_of(e.request.body), e.plays, e.usage) for e in self._index.entries if e.plays
+        ]
 
     # -- the end ------------------------------------------------------------------------
 
@@ -285,7 +336,7 @@ class Recorder:
 
     def played(self) -> list[int]:
         """The numbers of the recorded interactions this run replayed."""
-        return self._index.played()
+        return self._index.played() if self.policy.replays else []
 
     def explain_unplayed(self) -> str:
         """What this cassette holds that was not played, and how each differs from the
@@ -330,6 +381,11 @@ class Recorder:
             closest=closest,
             differences=differences,
         )
+
+
+def _model_of(body: object) -> str | None:
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else None
 
 
 _DEFAULT_OPTIONS = Options()

@@ -19,7 +19,7 @@ from types import ModuleType, TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar
 
 from ._cassette import Interaction
-from ._errors import CassetteMiss, Drift
+from ._errors import CassetteMiss, Drift, Verification
 from ._naming import resolve_cassette
 from ._options import Options, split_options
 from ._recorder import Recorder
@@ -166,6 +166,11 @@ class CassetteHandle:
     def drift(self) -> list[Drift]:
         """Every replay whose request differed from its recording outside the match key."""
         return [d for recorder in self.recorders for d in recorder.drift]
+
+    @property
+    def verifications(self) -> list[Verification]:
+        """Verify mode: how each live answer compared with its recording."""
+        return [v for recorder in self.recorders for v in recorder.verifications]
 
     def unplayed(self) -> list[Interaction]:
         """The recordings no request of this scope played (each cassette counted once)."""

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 JSON: TypeAlias = Any
 """A decoded JSON value: dict, list, str, int, float, bool or None."""
 
-Mode: TypeAlias = Literal["once", "none", "new_episodes", "all", "rewrite"]
-MODES: tuple[Mode, ...] = ("once", "none", "new_episodes", "all", "rewrite")
+Mode: TypeAlias = Literal["once", "none", "new_episodes", "all", "rewrite", "verify"]
+MODES: tuple[Mode, ...] = ("once", "none", "new_episodes", "all", "rewrite", "verify")
 
 OnExpiry: TypeAlias = Literal["warn", "fail", "rerecord"]
 ON_EXPIRY: tuple[OnExpiry, ...] = ("warn", "fail", "rerecord")

@@ -50,6 +50,14 @@ __all__ = [
 
 DriftPolicy: TypeAlias = Literal["ignore", "warn", "fail"]
 DRIFT_POLICIES: tuple[DriftPolicy, ...] = ("ignore", "warn", "fail")
+VerifyLevel: TypeAlias = Literal["structure", "text", "never"]
+VERIFY_LEVELS: tuple[VerifyLevel, ...] = ("structure", "text", "never")
+# Which verdicts fail a test at each --promptecho-verify-fail-on level.
+_FAILING: dict[str, frozenset[str]] = {
+    "structure": frozenset({"structure changed", "not recorded"}),
+    "text": frozenset({"structure changed", "not recorded", "text changed"}),
+    "never": frozenset(),
+}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
@@ -87,6 +95,9 @@ class _Stats:
     misses: int = 0
     unplayed: int = 0
     drifted: int = 0
+    calls: int = 0  # replays
+    live: int = 0  # calls that went upstream (recorded, or verified)
+    tokens: dict[str, list[int]] = field(default_factory=dict)  # model -> [input, output] saved
     used: bool = False
 
     def add(self, recorder: Recorder) -> None:
@@ -94,6 +105,13 @@ class _Stats:
         self.misses += len(recorder.misses)
         self.unplayed += len(recorder.unplayed())
         self.drifted += len(recorder.drift)
+        self.live += recorder.recorded + len(recorder.verifications)
+        for model, plays, usage in recorder.replayed():
+            self.calls += plays
+            if usage is not None:
+                saved = self.tokens.setdefault(model or "", [0, 0])
+                saved[0] += plays * usage.input_tokens
+                saved[1] += plays * usage.output_tokens
         if recorder.existed and recorder.recorded:
             self.rerecorded += 1
         elif recorder.recorded:
@@ -101,10 +119,41 @@ class _Stats:
         elif recorder.played():
             self.replayed += 1
 
-    def merge(self, other: Mapping[str, int | bool]) -> None:
-        for name in ("replayed", "recorded", "rerecorded", "misses", "unplayed", "drifted"):
+    def merge(self, other: Mapping[str, Any]) -> None:
+        names = (
+            "replayed",
+            "recorded",
+            "rerecorded",
+            "misses",
+            "unplayed",
+            "drifted",
+            "calls",
+            "live",
+        )
+        for name in names:
             setattr(self, name, getattr(self, name) + int(other.get(name, 0)))
+        for model, (spent_in, spent_out) in dict(other.get("tokens", {})).items():
+            saved = self.tokens.setdefault(model, [0, 0])
+            saved[0] += spent_in
+            saved[1] += spent_out
         self.used = self.used or bool(other.get("used"))
+
+    def savings(self, prices: Mapping[str, tuple[float, float]]) -> str:
+        """What replaying spared: calls, tokens and, given per-model prices, money."""
+        spent_in = sum(t[0] for t in self.tokens.values())
+        spent_out = sum(t[1] for t in self.tokens.values())
+        cassettes = self.replayed + self.rerecorded
+        line = (
+            f"promptecho: {self.calls:,} {'call' if self.calls == 1 else 'calls'} replayed from "
+            f"{_plural(cassettes, 'cassette')}, {_tokens(spent_in)} input + {_tokens(spent_out)} "
+            f"output tokens not spent"
+        )
+        priced = [(prices[model], saved) for model, saved in self.tokens.items() if model in prices]
+        if priced:
+            money = sum(p[0] * s[0] / 1e6 + p[1] * s[1] / 1e6 for p, s in priced)
+            shown = f"{money:,.2f}" if money >= 0.01 else f"{money:.4f}"
+            line += f" (${shown} at the configured prices)"
+        return f"{line}, {_plural(self.live, 'live call')}"
 
     def line(self) -> str:
         return (
@@ -113,6 +162,14 @@ class _Stats:
             f"{_plural(self.unplayed, 'unplayed interaction')}, "
             f"{_plural(self.drifted, 'replay')} with drift"
         )
+
+
+def _tokens(count: int) -> str:
+    if count >= 1_000_000:
+        return f"{count / 1e6:.2f}M"
+    if count >= 10_000:
+        return f"{count / 1e3:.1f}k"
+    return f"{count:,}"
 
 
 def _plural(count: int, one: str, many: str | None = None) -> str:
@@ -129,7 +186,11 @@ class _Settings:
     cassette_dir: Path | None
     drift: DriftPolicy
     expiry: dict[str, Any] = field(default_factory=dict)  # max_age / on_expiry from the ini
+    verify_report: Path | None = None
+    verify_fail_on: VerifyLevel = "structure"
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     stats: _Stats = field(default_factory=_Stats)
+    verified: list[dict[str, Any]] = field(default_factory=list)  # the verify report's rows
 
     def settle(self, options: dict[str, Any]) -> dict[str, Any]:
         """The options a test's transport gets: the ini's expiry unless a marker or the
@@ -171,6 +232,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="what a replayed request that differs from its recording outside the match key "
         "does: ignore, warn (default) or fail the test.",
+    )
+    group.addoption(
+        "--promptecho-verify-report",
+        default=None,
+        metavar="PATH",
+        help="with --promptecho-mode=verify: write the report to PATH (JSON) and PATH's .md twin.",
+    )
+    group.addoption(
+        "--promptecho-verify-fail-on",
+        choices=VERIFY_LEVELS,
+        default="structure",
+        help="with --promptecho-mode=verify: which changes fail a test (default: structure).",
+    )
+    parser.addini(
+        "promptecho_prices",
+        "per-model prices in USD per million tokens, one per line: MODEL INPUT OUTPUT",
+        type="linelist",
     )
     parser.addini(
         "promptecho_cassette_dir", "folder of cassettes (default: cassettes/ beside each test file)"
@@ -219,27 +297,83 @@ def pytest_configure(config: pytest.Config) -> None:
         cassette_dir=base / folder if folder else None,
         drift=drift,
         expiry=expiry,
+        verify_report=_report_path(config),
+        verify_fail_on=config.getoption("promptecho_verify_fail_on"),
+        prices=_prices(config.getini("promptecho_prices")),
     )
+
+
+def _report_path(config: pytest.Config) -> Path | None:
+    given = config.getoption("promptecho_verify_report")
+    return None if given is None else Path(given).resolve()
+
+
+def _prices(lines: list[str]) -> dict[str, tuple[float, float]]:
+    prices: dict[str, tuple[float, float]] = {}
+    for line in lines:
+        parts = line.split()
+        try:
+            model, spent_in, spent_out = parts
+            prices[model] = (float(spent_in), float(spent_out))
+        except ValueError:
+            raise pytest.UsageError(
+                f"promptecho_prices: {line!r} is not 'MODEL INPUT OUTPUT' (USD per million "
+                "tokens, e.g. 'gpt-4.1-mini 0.40 1.60')"
+            ) from None
+    return prices
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     settings = session.config.stash.get(_SETTINGS, None)
     workeroutput = getattr(session.config, "workeroutput", None)  # a pytest-xdist worker
-    if settings is not None and workeroutput is not None:
+    if settings is None:
+        return
+    if workeroutput is not None:
         workeroutput["promptecho"] = dict(vars(settings.stats))
+        workeroutput["promptecho_verified"] = settings.verified
+    elif settings.verify_report is not None and settings.verified:
+        _write_verify_report(settings.verify_report, settings.verified)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
-    stats = getattr(node, "workeroutput", {}).get("promptecho")
-    if stats:
-        node.config.stash[_SETTINGS].stats.merge(stats)
+    output = getattr(node, "workeroutput", {})
+    settings = node.config.stash[_SETTINGS]
+    if output.get("promptecho"):
+        settings.stats.merge(output["promptecho"])
+    settings.verified.extend(output.get("promptecho_verified", []))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     settings = config.stash.get(_SETTINGS, None)
     if settings is not None and settings.stats.used:
         terminalreporter.write_line(settings.stats.line())
+        terminalreporter.write_line(settings.stats.savings(settings.prices))
+    if settings is not None and settings.verify_report is not None and settings.verified:
+        terminalreporter.write_line(
+            f"promptecho: verify report written to {settings.verify_report} and "
+            f"{settings.verify_report.with_suffix('.md')}"
+        )
+
+
+def _write_verify_report(path: Path, rows: list[dict[str, Any]]) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"verified": rows}, indent=2) + "\n")
+    lines = [
+        "| test | cassette | request | verdict | changed |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        verdict = row["verdict"]
+        if verdict == "text changed":
+            verdict += f" ({row['ratio']:.2f})"
+        changed = "<br>".join(c.replace("|", "\\|") for c in row["changes"])
+        lines.append(
+            f"| {row['test']} | {row['cassette']} | {row['request']} | {verdict} | {changed} |"
+        )
+    path.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
 # -- one test's scope -------------------------------------------------------------------
@@ -405,6 +539,27 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         if report:
             pytest.fail(
                 f"{report}\nRemove them with --promptecho-mode=all (re-records the cassette).",
+                pytrace=False,
+            )
+    verifications = state.handle.verifications
+    if verifications:
+        settings = state.settings
+        settings.verified.extend(
+            {
+                "test": item.nodeid,
+                "cassette": str(v.cassette),
+                "index": v.index,
+                "request": v.request,
+                "verdict": v.verdict,
+                "ratio": round(v.ratio, 4),
+                "changes": list(v.changes),
+            }
+            for v in verifications
+        )
+        failing = [v for v in verifications if v.verdict in _FAILING[settings.verify_fail_on]]
+        if failing:
+            pytest.fail(
+                "verify: the live answers changed:\n" + "\n".join(str(v) for v in failing),
                 pytrace=False,
             )
     drift = state.handle.drift
