@@ -24,6 +24,7 @@ import msgspec
 from ._types import JSON
 
 __all__ = [
+    "CHAT_APIS",
     "Canonical",
     "canonicalize",
     "canonicalize_request",
@@ -249,6 +250,21 @@ _OLLAMA_GENERATE = _Dialect("ollama-generate", "ollama", "parse_generate", _olla
 _EMBEDDINGS = _Dialect("embeddings", "embeddings", "parse", _never)
 _GEMINI_EMBEDDINGS = _Dialect("embeddings", "embeddings", "parse_gemini", _never)
 _SPEECH = _Dialect("speech", "speech", "parse", _speech_stream)
+
+CHAT_APIS = frozenset(
+    d.api
+    for d in (
+        _ANTHROPIC,
+        _OPENAI_CHAT,
+        _OPENAI_RESPONSES,
+        _GEMINI,
+        _CONVERSE,
+        _COHERE,
+        _OLLAMA_CHAT,
+        _OLLAMA_GENERATE,
+    )
+)
+"""The API families whose canonical body is a chat request (`DEFAULT_MATCH_ON` applies)."""
 
 # Hosts that speak one chat wire format; their embeddings and OpenAI-compatibility
 # endpoints are left to the path rules.

@@ -13,6 +13,7 @@ from typing import Final
 
 import msgspec
 
+from ._canonical import CHAT_APIS
 from ._errors import Difference
 from ._paths import ABSENT, Step, join_index, join_key, lookup, parse_path
 from ._types import JSON
@@ -180,18 +181,7 @@ _DEFAULTS: Final[dict[str, tuple[str, ...]]] = {
     "speech": ("model", "input", "voice", "response_format", "instructions", "speed"),
 }
 # Chat APIs promptecho parses itself; a registered normalizer's api is not among them.
-_BUILTIN: Final = frozenset(
-    {
-        "anthropic",
-        "bedrock-converse",
-        "openai-chat",
-        "openai-responses",
-        "gemini",
-        "cohere",
-        "ollama-chat",
-        "ollama-generate",
-    }
-)
+_BUILTIN: Final = CHAT_APIS  # the chat families, from the dialect table
 
 
 def select(body: JSON, api: str, match_on: Sequence[str] | None) -> JSON:

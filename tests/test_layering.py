@@ -63,3 +63,18 @@ def test_importing_the_httpx2_flavour_without_httpx2_names_the_extra() -> None:
         out.stdout.strip()
         == 'promptecho.httpx2 needs the httpx2 package: pip install "promptecho[httpx2]"'
     )
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The promptecho modules a module imports (relative imports, by name)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_the_plugin_only_hands_out_scopes_and_reports() -> None:
+    # Matching, the cassette model and the index are the core's: the plugin asks the scope.
+    imported = imported_modules(PACKAGE / "pytest_plugin.py")
+    assert not imported & {"_match", "_cassette", "_index", "_canonical", "_keeper", "_store"}
