@@ -143,7 +143,7 @@ def test_unknown_mode_is_a_value_error_listing_the_valid_ones(
 ) -> None:
     with pytest.raises(
         ValueError,
-        match=r"^'onse' is not a valid mode\. Valid modes are: 'once', 'none', 'new_episodes', 'all', 'rewrite'\.$",
+        match=r"^'onse' is not a valid mode\. Valid modes are: 'once', 'none', 'new_episodes', 'all', 'rewrite', 'verify'\.$",
     ):
         flavour.EchoTransport(cassette_path, mode="onse")
 
