@@ -32,6 +32,7 @@ __all__ = [
     "SyncRecordingTee",
     "make_client",
     "split_options",
+    "transport_doc",
 ]
 
 ResponseT = TypeVar("ResponseT")
@@ -518,6 +519,54 @@ def _wrong_direction(echo: object, kind: str) -> TypeError:
     return TypeError(
         f"{type(echo).__name__} is an async transport, but a sync client used it: {fix}."
     )
+
+
+def transport_doc(http: str, module: str) -> str:
+    """The docstring of a flavour's ``EchoTransport``: one text, the library's names filled in."""
+    return _TRANSPORT_DOC.format(http=http, module=module)
+
+
+_TRANSPORT_DOC = """A `{http}.BaseTransport` that replays from a cassette, or records into it.
+
+    Parameters
+    ----------
+    cassette
+        The cassette file. It is created when something is recorded.
+    mode
+        ``"once"`` (default), ``"none"``, ``"new_episodes"`` or ``"all"``, as in vcrpy, or
+        ``"rewrite"`` (delete the cassette, then record everything).
+    match_on
+        The canonical request fields whose values decide the response; replaces
+        `promptecho.DEFAULT_MATCH_ON` (extend it with ``DEFAULT_MATCH_ON + ["temperature"]``).
+    transport
+        The real transport to record through; a ``{http}.HTTPTransport()`` is created
+        only when a request actually has to go upstream.
+    allow_repeats
+        Keep replaying the last recording of a request once every recording was played.
+    replay_timing
+        ``None`` replays streams as fast as possible, ``"recorded"`` reproduces the
+        recorded gaps between events, a number scales them.
+    redact_headers, redact_query, redact
+        More names to redact: header names, query parameter names, and rules such as
+        ``"request:messages[*].content"`` or ``"response:choices[*].message.content"``.
+    before_record
+        Called with each interaction before it is written; returns it (changed) or None.
+    fsync
+        Flush to the disk before every journal append and rename.
+    on_miss
+        Called with each `promptecho.CassetteMiss` before it is raised.
+    allow_secrets
+        Write a cassette even when it holds something shaped like an API key.
+    max_age, on_expiry
+        A cassette whose oldest recording is older than ``max_age`` (``"12h"``, ``"30d"``,
+        ``"4w"`` or a ``timedelta``) has expired: ``on_expiry`` ``"warn"`` (default),
+        ``"fail"`` (`promptecho.CassetteExpired`) or ``"rerecord"``.
+
+    Examples
+    --------
+    >>> import {http}, {module}
+    >>> client = {http}.Client(transport={module}.EchoTransport("cassettes/chat.json"))
+    """
 
 
 def make_client(

@@ -19,6 +19,7 @@ from ._adapter import (
     SyncEcho,
     SyncRecordingTee,
     make_client,
+    transport_doc,
 )
 
 __all__ = ["AsyncEchoTransport", "EchoTransport", "async_client", "client"]
@@ -37,47 +38,7 @@ class _AsyncRecordingStream(AsyncRecordingTee, httpx.AsyncByteStream):
 
 
 class EchoTransport(SyncEcho[httpx.Response], httpx.BaseTransport):
-    """A `httpx.BaseTransport` that replays from a cassette, or records into it.
-
-    Parameters
-    ----------
-    cassette
-        The cassette file. It is created when something is recorded.
-    mode
-        ``"once"`` (default), ``"none"``, ``"new_episodes"`` or ``"all"``, as in vcrpy, or
-        ``"rewrite"`` (delete the cassette, then record everything).
-    match_on
-        The canonical request fields whose values decide the response; replaces
-        `promptecho.DEFAULT_MATCH_ON` (extend it with ``DEFAULT_MATCH_ON + ["temperature"]``).
-    transport
-        The real transport to record through; a ``httpx.HTTPTransport()`` is created
-        only when a request actually has to go upstream.
-    allow_repeats
-        Keep replaying the last recording of a request once every recording was played.
-    replay_timing
-        ``None`` replays streams as fast as possible, ``"recorded"`` reproduces the
-        recorded gaps between events, a number scales them.
-    redact_headers, redact_query, redact
-        More names to redact: header names, query parameter names, and rules such as
-        ``"request:messages[*].content"`` or ``"response:choices[*].message.content"``.
-    before_record
-        Called with each interaction before it is written; returns it (changed) or None.
-    fsync
-        Flush to the disk before every journal append and rename.
-    on_miss
-        Called with each `promptecho.CassetteMiss` before it is raised.
-    allow_secrets
-        Write a cassette even when it holds something shaped like an API key.
-    max_age, on_expiry
-        A cassette whose oldest recording is older than ``max_age`` (``"12h"``, ``"30d"``,
-        ``"4w"`` or a ``timedelta``) has expired: ``on_expiry`` ``"warn"`` (default),
-        ``"fail"`` (`promptecho.CassetteExpired`) or ``"rerecord"``.
-
-    Examples
-    --------
-    >>> import httpx, promptecho
-    >>> client = httpx.Client(transport=promptecho.EchoTransport("cassettes/chat.json"))
-    """
+    __doc__ = transport_doc("httpx", "promptecho")
 
     _http = httpx
     _replay_class = _ReplayStream
