@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
-from promptecho import Cassette, CassetteMiss
+from promptecho import Cassette, CassetteError, CassetteMiss
 from promptecho.testing import FakeUpstream
 
 from .conftest import CHAT_URL, Flavour, Upstream, chat, untouchable
@@ -120,3 +121,80 @@ async def test_concurrent_tasks_each_get_their_own_answer(
     assert [a.json()["choices"][0]["message"]["content"] for a in answers] == [
         f"echo: {t}" for t in reversed(texts)
     ]
+
+
+async def test_a_streamed_and_a_plain_request_never_answer_each_other(
+    flavour: Flavour, cassette_path: Path, upstream: Upstream
+) -> None:
+    await arecord(flavour, cassette_path, upstream, "a")
+    echo = flavour.AsyncEchoTransport(cassette_path, mode="none")
+    async with flavour.http.AsyncClient(transport=echo) as client:
+        with pytest.raises(CassetteMiss) as miss:
+            await client.post(CHAT_URL, json=chat("a", stream=True))
+    assert "stream: recorded false / incoming true" in str(miss.value)
+
+
+async def test_different_endpoints_never_answer_each_other(
+    flavour: Flavour, cassette_path: Path, upstream: Upstream
+) -> None:
+    await arecord(flavour, cassette_path, upstream, "a")
+    echo = flavour.AsyncEchoTransport(cassette_path, mode="none")
+    async with flavour.http.AsyncClient(transport=echo) as client:
+        with pytest.raises(CassetteMiss) as miss:
+            await client.post("https://api.openai.com/v1/other", json=chat("a"))
+    assert "the cassette holds: POST /v1/chat/completions" in str(miss.value)
+
+
+async def test_keys_in_headers_and_query_never_reach_the_cassette(
+    flavour: Flavour, cassette_path: Path, upstream: Upstream
+) -> None:
+    secret = "sk-proj-TOPSECRET0123456789abcdef"
+    echo = flavour.AsyncEchoTransport(cassette_path, transport=upstream.transport())
+    async with flavour.http.AsyncClient(transport=echo) as client:
+        await client.post(
+            f"{CHAT_URL}?key={secret}&keep=1",
+            json=chat("a"),
+            headers={"authorization": f"Bearer {secret}", "x-api-key": secret},
+        )
+    assert b"TOPSECRET" not in cassette_path.read_bytes()
+    request = Cassette.load(cassette_path).interactions[0].request
+    assert request.url == f"{CHAT_URL}?key=<redacted>&keep=1"
+
+
+async def test_a_bad_response_is_a_cassette_error_naming_the_file_when_it_is_replayed(
+    flavour: Flavour, cassette_path: Path, upstream: Upstream
+) -> None:
+    answers = await arecord(flavour, cassette_path, upstream, "good", "broken")
+    data = json.loads(cassette_path.read_bytes())
+    data["interactions"][1]["response"]["status"] = "two hundred"
+    cassette_path.write_text(json.dumps(data, indent=2))
+    async with flavour.async_client(cassette_path, mode="none") as client:
+        assert (await client.post(CHAT_URL, json=chat("good"))).json() == answers[0]
+        with pytest.raises(CassetteError) as err:
+            await client.post(CHAT_URL, json=chat("broken"))
+    assert "$.interactions[1].response" in str(err.value)
+
+
+async def test_a_response_nobody_read_is_read_and_recorded_at_close(
+    flavour: Flavour, cassette_path: Path, live: FakeUpstream
+) -> None:
+    async with flavour.async_client(cassette_path, base_url=live.url) as client:
+        request = client.build_request("POST", "/v1/chat/completions", json=chat("unread"))
+        await client.send(request, stream=True)  # never read, never closed
+    [interaction] = Cassette.load(cassette_path).interactions
+    assert interaction.response is not None
+    assert interaction.response.body.value["choices"][0]["message"]["content"] == "You said: unread"  # type: ignore[union-attr]
+
+
+async def test_a_transport_of_the_other_flavour_is_a_type_error_naming_the_right_one(
+    flavour: Flavour, cassette_path: Path
+) -> None:
+    from .conftest import FLAVOURS
+
+    other = "httpx2" if flavour.name == "httpx" else "httpx"
+    wrong = FLAVOURS[other].AsyncEchoTransport(cassette_path, mode="none")
+    async with flavour.http.AsyncClient(transport=wrong) as client:
+        with pytest.raises(
+            TypeError, match=f"AsyncEchoTransport is promptecho's {other} transport"
+        ):
+            await client.post(CHAT_URL, json=chat("a"))
