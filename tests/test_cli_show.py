@@ -87,7 +87,8 @@ def test_show_one_interaction_with_i(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     assert main(["show", str(path), "-i", "1"]) == 0
     out = capsys.readouterr().out
-    assert "#1 POST" in out and "#0 POST" not in out
+    assert "#1 POST" in out
+    assert "#0 POST" not in out
     assert main(["show", str(path), "-i", "2"]) == 2
     assert "the cassette has 2 interactions" in capsys.readouterr().err
 
@@ -96,7 +97,9 @@ def test_show_cuts_long_text_and_says_its_length(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     long = "word " * 100
-    body = json.loads((Path(__file__).parent / "data/wire/openai-chat/text.response.json").read_text())
+    body = json.loads(
+        (Path(__file__).parent / "data/wire/openai-chat/text.response.json").read_text()
+    )
     body["choices"][0]["message"]["content"] = long
     path = write(
         tmp_path / "c.json", interaction("openai-chat", "text", response=json.dumps(body).encode())
