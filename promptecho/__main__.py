@@ -1,3 +1,7 @@
+"""``python -m promptecho``: the command line (see `promptecho._cli`)."""
+
+from __future__ import annotations
+
 from ._cli import main
 
 raise SystemExit(main())

@@ -160,3 +160,36 @@ def test_playlog_merges_only_this_runs_cassettes(tmp_path: Path) -> None:
         "b.json": Plays(interactions=3, played=[1]),
     }
     assert (tmp_path / PLAYLOG).read_text().startswith("{\n")
+
+
+def test_the_pre_commit_hook_runs_check_on_cassette_files() -> None:
+    import re
+    import shlex
+
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).parent.parent / ".pre-commit-hooks.yaml").read_text())
+    [hook] = hooks
+    assert hook["id"] == "promptecho-check"
+    assert shlex.split(hook["entry"]) == ["promptecho", "check"]
+    pattern = re.compile(hook["files"])
+    assert pattern.search("tests/cassettes/test_chat/test_hello.json")
+    assert pattern.search("cassettes/a.json")
+    assert not pattern.search("package.json")
+    assert not pattern.search("tests/data/wire/openai-chat/text.response.json")
+
+
+def test_the_console_entry_point_and_python_m_run_main(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = unparsed_body(tmp_path)
+    for command in (
+        [sys.executable, "-m", "promptecho"],
+        [str(Path(sys.executable).parent / "promptecho")],
+    ):
+        done = subprocess.run(
+            [*command, "check", str(path)], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 1
+        assert f"{path}: $.interactions[0].request.body: unparsed:" in done.stdout
