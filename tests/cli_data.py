@@ -11,22 +11,17 @@ from pathlib import Path
 from promptecho._canonical import canonicalize_request
 from promptecho._cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
 from promptecho._content import build_body
+from tests.test_canonical import URLS as CANONICAL_URLS
 
 WIRE = Path(__file__).parent / "data" / "wire"
 
+# The canonicalisation tests' URLs, plus the two that differ by path for a stream or a server.
 URLS = {
-    "anthropic": "https://api.anthropic.com/v1/messages",
-    "openai-chat": "https://api.openai.com/v1/chat/completions",
-    "openai-responses": "https://api.openai.com/v1/responses",
-    "gemini": "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
-    "gemini-stream": "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-    "cohere": "https://api.cohere.com/v2/chat",
-    "mistral": "https://api.mistral.ai/v1/chat/completions",
-    "groq": "https://api.groq.com/openai/v1/chat/completions",
-    "ollama": "http://localhost:11434/api/chat",
+    **CANONICAL_URLS,
+    "gemini-stream": CANONICAL_URLS["gemini"].replace(
+        ":generateContent", ":streamGenerateContent?alt=sse"
+    ),
     "ollama-compat": "http://localhost:11434/v1/chat/completions",
-    "openai-embeddings": "https://api.openai.com/v1/embeddings",
-    "openai-audio": "https://api.openai.com/v1/audio/speech",
 }
 TYPES = {
     ".json": "application/json",

@@ -146,7 +146,7 @@ def test_diff_matches_by_key_and_reports_each_pair(
         f"#0 -> #1 POST /v1/chat/completions [openai-chat]: text changed (ratio {ratio:.2f})",
         '#1 -> #0 POST /v1/messages [anthropic]: structure changed (tool_calls: ["get_weather",'
         '"get_weather"] -> ["lookup","lookup"])',
-        "#2 POST /v1beta/models/gemini-2.5-flash:generateContent [gemini]: identical",
+        "#2 POST /v1/models/gemini-2.5-flash:generateContent [gemini]: identical",
         "#3 POST /v2/chat [cohere]: removed",
         "+#3 POST /v1/chat/completions [openai-chat]: added",
         "1 text changed, 1 structure changed, 1 identical, 1 removed, 1 added",
