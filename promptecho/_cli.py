@@ -474,7 +474,7 @@ def check_files(
             hit = find_secret(interaction)
             if hit is not None:
                 findings.append(
-                    Finding(name, where + hit.path[1:], "secret", f"looks like {hit.kind}")
+                    Finding(name, where + hit.path[1:], "secret", _secret_kind(hit.kind))
                 )
             encoded = len(encode_interaction(interaction))
             if encoded > INTERACTION_LIMIT:
@@ -512,6 +512,12 @@ def check_files(
         if plays is not None and playlog_root is not None:
             findings += _unplayed(name, file, cassette, plays, playlog_root)
     return findings
+
+
+def _secret_kind(kind: str) -> str:
+    if " " in kind:  # "the value of a redacted header or query parameter"
+        return f"holds {kind}"
+    return f"looks like {'an' if kind[0] in 'aeiou' else 'a'} {kind} key"
 
 
 def _unplayed(

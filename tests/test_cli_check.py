@@ -35,7 +35,7 @@ def test_check_finds_a_planted_key_with_its_json_path(
     assert main(["check", str(path)]) == 1
     out = capsys.readouterr().out
     assert (
-        f"{path}: $.interactions[0].request.headers.x-debug-key: secret: looks like openai" in out
+        f"{path}: $.interactions[0].request.headers.x-debug-key: secret: looks like an openai key" in out
     )
     assert "1 cassette checked, 1 finding" in out
 
