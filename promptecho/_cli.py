@@ -24,6 +24,7 @@ from ._answer import Answer, answer_of
 from ._cassette import Cassette, Interaction, RecordedRequest, encode_interaction
 from ._compare import Verdict, compare
 from ._errors import CassetteError
+from ._index import Key, endpoint, key_of
 from ._match import describe, diff, select
 from ._playlog import Plays
 from ._types import JSON
@@ -557,31 +558,9 @@ def _age(age: timedelta) -> str:
 
 # -- diff ------------------------------------------------------------------------------
 
-MatchKey = tuple[str, str, str, bool, bytes]
-_sorted = msgspec.json.Encoder(order="sorted").encode
-
-
-def match_key(request: RecordedRequest) -> MatchKey:
-    """The key a replay matches a request on, built as `Recorder` builds it.
-
-    Kept here rather than imported: the recorder's own is a private method (its parts:
-    method, endpoint without host, API family, stream flag, the default selection).
-    """
-    return (
-        request.method.upper(),
-        _endpoint(request.url),
-        request.api,
-        request.stream,
-        _sorted(select(request.body, request.api, None)),
-    )
-
-
-def _endpoint(url: str) -> str:
-    rest = url.split("://", 1)[-1]
-    slash = rest.find("/")
-    path = (rest[slash:] if slash >= 0 else "/").partition("#")[0]
-    path, sep, query = path.partition("?")
-    return f"{path}?{'&'.join(sorted(query.split('&')))}" if sep else path
+def match_key(request: RecordedRequest) -> Key:
+    """The key a replay matches ``request`` on, with the default ``match_on``."""
+    return key_of(request.method, request.url, request.api, request.stream, request.body, None)
 
 
 class Pair(msgspec.Struct, kw_only=True):
@@ -608,7 +587,7 @@ class Pair(msgspec.Struct, kw_only=True):
 def diff_cassettes(a: Cassette, b: Cassette) -> list[Pair]:
     """Match the interactions of ``a`` and ``b`` by key; compare the answers of each pair."""
     left, right = a.interactions, b.interactions
-    keys_b: dict[MatchKey, list[int]] = {}
+    keys_b: dict[Key, list[int]] = {}
     for n, interaction in enumerate(right):
         keys_b.setdefault(match_key(interaction.request), []).append(n)
     pairs: list[Pair] = []
@@ -660,7 +639,7 @@ def _pair(n: int, m: int, a: Interaction, b: Interaction, changes: list[str]) ->
 
 def _request_line(request: RecordedRequest) -> str:
     stream = ", stream" if request.stream else ""
-    return f"{request.method} {_endpoint(request.url)} [{request.api}{stream}]"
+    return f"{request.method} {endpoint(request.url)} [{request.api}{stream}]"
 
 
 def _diff(args: argparse.Namespace, out: _Out) -> int:
