@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from ._cassette import Binary, Interaction, Json, Ndjson, Sse
+from ._cassette import Binary, Event, Interaction, Json, Ndjson, Sse
 from ._paths import Path, parse_path, replace
 from ._types import JSON
 
@@ -204,9 +204,8 @@ _KEY_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _HEX_BYTES = frozenset(b"0123456789abcdefABCDEF")
 
 # An AWS secret access key has no prefix: 40 base64 characters. It counts next to what names
-# it, an ``aws_secret_access_key`` / ``SecretAccessKey`` label or an access key id, within
+# it, a ``secret_access_key`` / ``SecretAccessKey`` label or an access key id, within
 # `_AWS_WINDOW` bytes; anywhere else 40 such characters are as likely an etag or a hash.
-_AWS_LABEL = re.compile(rb"(?i)secret_?access_?key")
 _AWS_SECRET = re.compile(rb"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _AWS_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+")
 _AWS_WINDOW = 256
@@ -214,6 +213,7 @@ _AWS_WINDOW = 256
 # Environment variables whose values count as removed values: never written, whatever their
 # shape (OPENAI_API_KEY, HF_TOKEN, AWS_SECRET_ACCESS_KEY, MY_SERVICE_SECRET...).
 _CONFIGURED_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET")  # _API_KEY, _ACCESS_KEY end in _KEY
+_CONFIGURED_SUFFIXES_B = tuple(s.encode() for s in _CONFIGURED_SUFFIXES)
 _CONFIGURED_MIN = 12
 _REMOVED_MIN = 8
 _REMOVED_KIND = "the value of a redacted header or query parameter"
@@ -280,46 +280,90 @@ def _find_in_encoding(
 def _find_in_extras(
     interaction: Interaction, candidates: list[tuple[str, str]]
 ) -> SecretHit | None:
-    for path, blob in _extras(interaction):
-        kinds = _kinds_in(blob)
-        if kinds:
-            return SecretHit(path, kinds[0])
-        for value, what in candidates:
-            if value.encode() in blob:
-                return SecretHit(path, what)
-    return None
-
-
-def _extras(interaction: Interaction) -> Iterable[tuple[str, bytes]]:
-    """What the JSON spelling hides: a binary body's bytes, a stream's data joined.
-
-    A stream's events are joined per path (``choices[0].delta.content`` of every event, in
-    order), the way a client puts the deltas back together.
-    """
+    """What the JSON spelling hides: a binary body's bytes, a key split across events."""
     response = interaction.response
     if response is None:
-        return
+        return None
     body = response.body
     if isinstance(body, Binary):
-        yield "$.response.body.data (the decoded bytes)", body.data
-    elif isinstance(body, Sse | Ndjson) and len(body.events) > 1:
-        joined: dict[str, list[str]] = {}
-        for event in body.events:
-            for path, text in _strings(event.data, "", keys=False):
-                joined.setdefault(path, []).append(text)
-        for path, texts in joined.items():
-            if len(texts) > 1:
-                where = f"$.response.body.events[*].data{path} (joined across events)"
-                yield where, "".join(texts).encode()
+        return _hit_in("$.response.body.data (the decoded bytes)", body.data, candidates)
+    if not isinstance(body, Sse | Ndjson) or len(body.events) < 2:
+        return None
+    hit = _hit_in(_JOINED, _joined_by_field(body.events), candidates, spelled=True)
+    if hit is None:
+        return None
+    for path, text in _joined_by_path(body.events):  # on a hit only: name the path
+        precise = _hit_in(f"$.response.body.events[*].data{path} {_JOINED}", text, candidates)
+        if precise is not None:
+            return precise
+    return hit._replace(path=f"$.response.body.events[*].data {_JOINED}")
+
+
+_JOINED = "(joined across events)"
+# A string field of the compact JSON msgspec writes: "name":"value", the value still spelled
+# as JSON (escapes kept, so the removed values are looked for in their JSON spelling too).
+_FIELD = re.compile(rb'"([^"\\]*)":"([^"\\]*(?:\\.[^"\\]*)*)"')
+
+
+def _joined_by_field(events: Sequence[Event]) -> bytes:
+    """Every string field of a stream's events, joined across events by field name.
+
+    A client puts the deltas back together (``delta.content``, ``delta.text``,
+    ``partial_json``...); so does this, at C speed, from the events' encoding. Joining by
+    name rather than by path may join more than a client would: it can only find more.
+    """
+    joined: dict[bytes, list[bytes]] = {}
+    for name, value in _FIELD.findall(_encoder.encode(events)):
+        joined.setdefault(name, []).append(value)
+    return b"\n".join(b"".join(values) for values in joined.values() if len(values) > 1)
+
+
+def _joined_by_path(events: Sequence[Event]) -> list[tuple[str, bytes]]:
+    # The string leaves of every event's data, joined per path in event order.
+    joined: dict[str, list[str]] = {}
+    for event in events:
+        stack: list[tuple[str, JSON]] = [("", event.data)]
+        while stack:  # iterative, as `_strings`
+            where, node = stack.pop()
+            if isinstance(node, str):
+                joined.setdefault(where, []).append(node)
+            elif isinstance(node, dict):
+                stack.extend((f"{where}.{key}", item) for key, item in node.items())
+            elif isinstance(node, list):
+                stack.extend((f"{where}[{i}]", item) for i, item in enumerate(node))
+    return [(path, "".join(texts).encode()) for path, texts in joined.items() if len(texts) > 1]
+
+
+def _hit_in(
+    path: str, data: bytes, candidates: list[tuple[str, str]], *, spelled: bool = False
+) -> SecretHit | None:
+    kinds = _kinds_in(data)
+    if kinds:
+        return SecretHit(path, kinds[0])
+    for value, what in candidates:
+        if (_json_text(value) if spelled else value.encode()) in data:
+            return SecretHit(path, what)
+    return None
 
 
 def _configured() -> list[str]:
     # Read on every scan: a test may set a variable after the transport was built.
-    return [
-        value
-        for name, value in os.environ.items()
-        if len(value) >= _CONFIGURED_MIN and name.upper().endswith(_CONFIGURED_SUFFIXES)
-    ]
+    # os.environ decodes every name and value on each read (~80 µs for 40 variables);
+    # CPython's os._Environ keeps the encoded mapping in ``_data``, read here at C speed.
+    # (On Windows its keys are upper-cased str; elsewhere bytes.)
+    raw = getattr(os.environ, "_data", None)
+    if not isinstance(raw, dict):
+        raw = dict(os.environ)
+    found: list[str] = []
+    for name, value in raw.items():
+        if len(value) < _CONFIGURED_MIN:
+            continue
+        if isinstance(name, bytes):
+            if name.endswith(_CONFIGURED_SUFFIXES_B):
+                found.append(os.fsdecode(value))
+        elif name.upper().endswith(_CONFIGURED_SUFFIXES):
+            found.append(str(value))
+    return [v for v in found if len(v) >= _CONFIGURED_MIN]
 
 
 def _masked(url: str, values: Sequence[str]) -> str:
@@ -341,33 +385,49 @@ _STARTS = (
     (re.compile(rb"A(?:Iza|KIA|SIA)"), 0),
     (re.compile(rb"gh[pousr]_|github_pat_"), 0),
     (re.compile(rb"earer"), 1),  # Bearer, bearer: one byte before
-    (re.compile(rb"(?:hf|gsk|r8|fw)_|(?:xai|pplx)-|ya29\."), 0),
 )
+# The newer prefixes share no first byte: an alternation of them scans ~50x slower than
+# one literal, so each is a `bytes.find` loop (memory speed).
+_LITERAL_STARTS = (b"hf_", b"gsk_", b"xai-", b"ya29.", b"pplx-", b"r8_", b"fw_")
+_AWS_LABELS = (b"ecret_access_key", b"ECRET_ACCESS_KEY", b"ecretAccessKey")
 
 
 def _kinds_in(data: bytes) -> list[str]:
     kinds: list[str] = []
-    anchors: list[int] = []  # where an AWS secret may sit beside its id
-    shapes = None
-    for search, back in _STARTS:
-        for found in search.finditer(data):
-            at = found.start() - back
-            if at < 0 or not _boundary(data, at, _KEY_BYTES):
-                continue
-            shapes = shapes or _shapes()
-            match = shapes.match(data, at)
-            if match is None:
-                continue
-            kind = _GROUP[match.lastgroup or ""]
-            if kind == "aws":
-                anchors.append(at)
-            if kind not in kinds and _random_looking(kind, match.group()):
-                kinds.append(kind)
-    anchors.extend(found.start() for found in _AWS_LABEL.finditer(data))
+    anchors: list[int] = []  # where an AWS secret may sit beside what names it
+    for at in _starts(data):
+        if not _boundary(data, at, _KEY_BYTES):
+            continue
+        match = _shapes().match(data, at)
+        if match is None:
+            continue
+        kind = _GROUP[match.lastgroup or ""]
+        if kind == "aws":
+            anchors.append(at)
+        if kind not in kinds and _random_looking(kind, match.group()):
+            kinds.append(kind)
+    for label in _AWS_LABELS:
+        anchors.extend(_finds(data, label))
     if anchors and _aws_secret_near(data, anchors):
         kinds.append(_AWS_SECRET_KIND)
     # In the order the shapes are listed, as a scan from the start would not promise.
     return sorted(kinds, key=_ORDER.__getitem__)
+
+
+def _starts(data: bytes) -> Iterable[int]:
+    for search, back in _STARTS:
+        for found in search.finditer(data):
+            if found.start() >= back:
+                yield found.start() - back
+    for prefix in _LITERAL_STARTS:
+        yield from _finds(data, prefix)
+
+
+def _finds(data: bytes, literal: bytes) -> Iterable[int]:
+    at = data.find(literal)
+    while at >= 0:
+        yield at
+        at = data.find(literal, at + 1)
 
 
 def _boundary(data: bytes, at: int, word: frozenset[int]) -> bool:

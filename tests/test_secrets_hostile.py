@@ -10,12 +10,15 @@ built at run time, so this file holds none.
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import promptecho
 from promptecho import Cassette, CassetteError, CassetteMiss
 from promptecho._cassette import (
     Binary,
@@ -339,6 +342,15 @@ def test_the_secret_scan_error_never_prints_the_url_userinfo_or_a_key_in_the_url
     assert "(groq) found at $.request.url" in message
 
 
+def test_the_upgrade_refusal_prints_the_redacted_url(flavour: Flavour, cassette_path: Path) -> None:
+    url = f"http://{USER}:{PASSWORD}@127.0.0.1:9/ws?token={PLAIN}"
+    with flavour.client(cassette_path) as client, pytest.raises(CassetteError) as err:
+        client.get(url, headers={"connection": "Upgrade", "upgrade": "websocket"})
+    for secret in (USER, PASSWORD, PLAIN):
+        assert secret not in str(err.value)
+    assert "GET http://<redacted>@127.0.0.1:9/ws?token=<redacted>" in str(err.value)
+
+
 def test_a_redirect_location_is_redacted_like_a_request_url(
     flavour: Flavour, cassette_path: Path
 ) -> None:
@@ -492,3 +504,20 @@ def test_a_stream_body_in_one_event_is_located_in_that_event() -> None:
     hit = find_secret(_interaction(Sse(events=events)))
     assert hit is not None
     assert (hit.path, hit.kind) == ("$.response.body.events[1].data.t", "openai")
+
+
+def test_a_run_that_only_replays_never_imports_the_scan(cassette_path: Path) -> None:
+    with FakeUpstream(lambda seen: json_reply({"ok": True})) as server:
+        with promptecho.client(cassette_path, base_url=server.url) as client:
+            client.get("/v1/models", headers={"authorization": f"Bearer {PLAIN}"})
+        url = server.url
+    script = (
+        "import sys, promptecho\n"
+        f"with promptecho.client({str(cassette_path)!r}, base_url={url!r}, mode='none') as c:\n"
+        "    assert c.get('/v1/models').json() == {'ok': True}\n"
+        "print('promptecho._secrets' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"
