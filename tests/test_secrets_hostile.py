@@ -319,8 +319,9 @@ def test_url_userinfo_is_redacted_and_never_printed(flavour: Flavour, cassette_p
         assert USER not in text
         url = Cassette.load(cassette_path).interactions[0].request.url
         assert url.startswith("http://<redacted>@127.0.0.1:")
+        other = server.url.replace("://", f"://{USER}:another-password@")
         with flavour.client(cassette_path, mode="none") as client:
-            assert client.get(f"{base}/v1/models").json() == {"ok": True}  # still matches
+            assert client.get(f"{other}/v1/models").json() == {"ok": True}  # still matches
             with pytest.raises(CassetteMiss) as miss:
                 client.get(f"{base}/v1/other")
     assert PASSWORD not in str(miss.value)
@@ -487,6 +488,35 @@ def test_other_environment_values_do_not_count(
 
 
 # -- the pure pieces ---------------------------------------------------------------------------------
+
+
+# Every request header name the SDKs sent when the wire samples were captured (HEADERS.md).
+SDK_REQUEST_HEADERS = [
+    "accept", "accept-encoding", "anthropic-version", "authorization", "connection",
+    "content-length", "content-type", "host", "user-agent", "x-api-key", "x-fern-language",
+    "x-fern-platform", "x-fern-runtime", "x-fern-sdk-name", "x-fern-sdk-version",
+    "x-goog-api-client", "x-goog-api-key", "x-stainless-arch", "x-stainless-async",
+    "x-stainless-lang", "x-stainless-os", "x-stainless-package-version",
+    "x-stainless-read-timeout", "x-stainless-retry-count", "x-stainless-runtime",
+    "x-stainless-runtime-version", "x-stainless-timeout",
+]  # fmt: skip
+
+
+def test_of_the_headers_the_sdks_send_only_the_auth_ones_are_redacted() -> None:
+    stored = redact_request_headers([(n, "v-1") for n in SDK_REQUEST_HEADERS], DEFAULT_REDACTION)
+    assert sorted(n for n, v in stored.items() if v == "<redacted>") == [
+        "authorization",
+        "x-api-key",
+        "x-goog-api-key",
+    ]
+
+
+def test_a_removed_value_under_8_characters_is_not_looked_for() -> None:
+    interaction = _interaction(Json(value={"t": "abc1234 and abcd12345"}))
+    assert find_secret(interaction, ["abc1234"]) is None
+    hit = find_secret(interaction, ["abcd12345"])
+    assert hit is not None
+    assert hit.path == "$.response.body.value.t"
 
 
 def test_redact_url_takes_out_userinfo_and_remembers_it() -> None:
