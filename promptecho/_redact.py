@@ -19,6 +19,7 @@ idempotency keys) change between identical calls and would only make diffs.
 from __future__ import annotations
 
 import binascii
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -165,6 +166,7 @@ def redact_request_headers(
     return kept
 
 
+@functools.lru_cache(maxsize=512)  # the same few names on every recorded request
 def says_secret(name: str) -> bool:
     """Whether a lower-cased header name says it holds a credential.
 
