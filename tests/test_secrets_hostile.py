@@ -283,6 +283,8 @@ SIGNED = {
     "X-Amz-Credential": f"{AWS_ID}/20260101/us-east-1/s3/aws4_request",
     "X-Amz-Security-Token": "FwoGZXIvYXdzEBYaDAmpleSessionToken0123",
     "sig": "kR3lSAS0signature0value%3D",
+    "X-Goog-Signature": HEX[::-1],
+    "X-Goog-Credential": "svc%40project.iam.gserviceaccount.com%2F20260101",
 }
 
 
@@ -299,7 +301,8 @@ def test_signed_url_parameters_are_redacted_and_still_match(
     url = Cassette.load(cassette_path).interactions[0].request.url
     assert url.endswith(
         "/file?X-Amz-Expires=60&X-Amz-Signature=<redacted>&X-Amz-Credential=<redacted>"
-        "&X-Amz-Security-Token=<redacted>&sig=<redacted>"
+        "&X-Amz-Security-Token=<redacted>&sig=<redacted>&X-Goog-Signature=<redacted>"
+        "&X-Goog-Credential=<redacted>"
     )
     other = "&".join(f"{k}=other{n}" for n, k in enumerate(SIGNED))
     with flavour.client(cassette_path, base_url=server.url, mode="none") as client:
@@ -358,16 +361,15 @@ def test_a_redirect_location_is_redacted_like_a_request_url(
     location = f"https://{USER}:{PASSWORD}@cdn.example/f?X-Amz-Signature={HEX}&n=1"
 
     def handler(seen: Seen) -> Reply:
-        return Reply(302, headers=[("location", location)])
+        return Reply(302, headers=[("location", location), ("content-location", location)])
 
     with FakeUpstream(handler) as server:
         with flavour.client(cassette_path, base_url=server.url) as client:
             assert client.get("/download").headers["location"] == location
     response = Cassette.load(cassette_path).interactions[0].response
     assert response is not None
-    assert response.headers["location"] == (
-        "https://<redacted>@cdn.example/f?X-Amz-Signature=<redacted>&n=1"
-    )
+    redacted = "https://<redacted>@cdn.example/f?X-Amz-Signature=<redacted>&n=1"
+    assert response.headers["location"] == response.headers["content-location"] == redacted
 
 
 # -- escapes, split streams, binary bodies ------------------------------------------------------------
