@@ -311,11 +311,24 @@ def _joined_by_field(events: Sequence[Event]) -> bytes:
     A client puts the deltas back together (``delta.content``, ``delta.text``,
     ``partial_json``...); so does this, at C speed, from the events' encoding. Joining by
     name rather than by path may join more than a client would: it can only find more.
+    Events are encoded a batch at a time and each name's text grows in place, so a stream
+    of many tiny events costs about its own size again, not a tuple per field.
     """
-    joined: dict[bytes, list[bytes]] = {}
-    for name, value in _FIELD.findall(_encoder.encode(events)):
-        joined.setdefault(name, []).append(value)
-    return b"\n".join(b"".join(values) for values in joined.values() if len(values) > 1)
+    joined: dict[bytes, bytearray] = {}
+    seen: dict[bytes, int] = {}
+    for at in range(0, len(events), _BATCH):
+        for name, value in _FIELD.findall(_encoder.encode(events[at : at + _BATCH])):
+            text = joined.get(name)
+            if text is None:
+                joined[name] = bytearray(value)
+                seen[name] = 1
+            else:
+                text += value
+                seen[name] += 1
+    return b"\n".join(text for name, text in joined.items() if seen[name] > 1)
+
+
+_BATCH = 256
 
 
 def _joined_by_path(events: Sequence[Event]) -> list[tuple[str, bytes]]:
@@ -451,15 +464,20 @@ def _is_hex(chunk: bytes) -> bool:
 
 
 def _aws_secret_near(data: bytes, anchors: list[int]) -> bool:
-    for anchor in anchors:
-        start = max(0, anchor - _AWS_WINDOW)
-        end = anchor + _AWS_WINDOW
+    # Windows that overlap are merged, so a body full of labels is still read once.
+    ranges: list[list[int]] = []
+    for anchor in sorted(anchors):
+        start, end = max(0, anchor - _AWS_WINDOW), anchor + _AWS_WINDOW
+        if ranges and start <= ranges[-1][1]:
+            ranges[-1][1] = end
+        else:
+            ranges.append([start, end])
+    for start, end in ranges:
         for found in _AWS_SECRET.finditer(data, start, end):
-            token = found.group()
             if (
                 (found.end() < end or found.end() == len(data))
                 and _boundary(data, found.start(), _AWS_BYTES)
-                and _has_classes(token, "dlu")
+                and _has_classes(found.group(), "dlu")
             ):
                 return True
     return False
