@@ -31,7 +31,13 @@ from promptecho._cassette import (
     Sse,
     Text,
 )
-from promptecho._redact import DEFAULT_REDACTION, redact_request_headers, redact_url
+from promptecho._redact import (
+    DEFAULT_REDACTION,
+    credential_parts,
+    redact_request_headers,
+    redact_response_headers,
+    redact_url,
+)
 from promptecho._secrets import find_secret
 from promptecho._store import journal_path
 from promptecho.testing import FakeUpstream, Reply, Seen, json_reply, sse_reply
@@ -553,3 +559,44 @@ def test_a_run_that_only_replays_never_imports_the_scan(cassette_path: Path) -> 
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("value", "parts"),
+    [
+        ("Bearer", ["Bearer"]),
+        ("Token  spaced-token ", ["Token  spaced-token ", "spaced-token"]),
+        ("Basic !!not-base64!!", ["Basic !!not-base64!!", "!!not-base64!!"]),
+        (
+            "Basic " + base64.b64encode(b"only-a-user").decode(),
+            ["Basic " + base64.b64encode(b"only-a-user").decode(), "b25seS1hLXVzZXI=", "only-a-user"],
+        ),
+        ('Digest username="bob", nonce="n0nce"', ['Digest username="bob", nonce="n0nce"',
+                                                  'username="bob", nonce="n0nce"', "bob", "n0nce"]),
+        ("not/a-scheme value", ["not/a-scheme value"]),
+    ],
+    ids=["scheme-alone", "spaces", "bad-base64", "basic-no-colon", "digest", "not-a-scheme"],
+)  # fmt: skip
+def test_credential_parts_splits_what_a_server_could_echo(value: str, parts: list[str]) -> None:
+    assert credential_parts(value) == parts
+
+
+def test_a_relative_location_keeps_its_path_and_loses_its_token() -> None:
+    stored = redact_response_headers([("Location", "/next?token=abc&page=2")], DEFAULT_REDACTION)
+    assert stored == {"location": "/next?token=<redacted>&page=2"}
+
+
+def test_a_key_joined_only_by_field_name_is_named_as_joined_events() -> None:
+    events = [Event(data={"a": {"t": OPENAI_KEY[:12]}}), Event(data={"b": {"t": OPENAI_KEY[12:]}})]
+    hit = find_secret(_interaction(Sse(events=events)))
+    assert hit is not None
+    assert (hit.path, hit.kind) == (
+        "$.response.body.events[*].data (joined across events)",
+        "openai",
+    )
+
+
+def test_an_aws_secret_after_many_labels_is_found_once() -> None:
+    hit = find_secret(_interaction(Text(text="SecretAccessKey " * 500 + AWS_SECRET)))
+    assert hit is not None
+    assert hit.kind == "aws-secret"
