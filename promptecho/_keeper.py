@@ -156,7 +156,7 @@ class Keeper:
                 raise CassetteError(
                     self._file,
                     f"refusing to write a secret ({hit.kind}) found at {hit.path} of "
-                    f"{interaction.request.method} {interaction.request.url}. Redact it "
+                    f"{interaction.request.method} {hit.url}. Redact it "
                     "(redact=[...] or before_record), or pass allow_secrets=True if it is fake.",
                 )
         path = self._path()

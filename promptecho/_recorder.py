@@ -222,7 +222,8 @@ class Recorder:
         if upgrade:
             raise CassetteError(
                 self.path,
-                f"cannot record or replay {method.upper()} {url}: it asks to switch the "
+                f"cannot record or replay {method.upper()} "
+                f"{redact_url(url, self.options.redaction)}: it asks to switch the "
                 f"connection to {upgrade!r} (Upgrade header), and a cassette holds HTTP "
                 "request/response pairs, not the protocol that follows a 101 "
                 "(for WebSockets, see promptecho.WebSocketEcho)",
