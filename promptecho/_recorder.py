@@ -335,6 +335,11 @@ class Recorder:
             return []
         return [e.interaction for e in self._index.unplayed()]
 
+    @property
+    def size(self) -> int:
+        """How many recorded interactions the cassette held when it was loaded."""
+        return len(self._index.entries)
+
     def played(self) -> list[int]:
         """The numbers of the recorded interactions this run replayed."""
         return self._index.played() if self.policy.replays else []

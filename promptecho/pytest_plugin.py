@@ -98,6 +98,7 @@ class _Stats:
     calls: int = 0  # replays
     live: int = 0  # calls that went upstream (recorded, or verified)
     tokens: dict[str, list[int]] = field(default_factory=dict)  # model -> [input, output] saved
+    plays: dict[str, list[Any]] = field(default_factory=dict)  # cassette -> [size, played]
     used: bool = False
 
     def add(self, recorder: Recorder) -> None:
@@ -106,6 +107,9 @@ class _Stats:
         self.unplayed += len(recorder.unplayed())
         self.drifted += len(recorder.drift)
         self.live += recorder.recorded + len(recorder.verifications)
+        if recorder.existed and recorder.policy.replays:  # the play log: what replay used
+            entry = self.plays.setdefault(str(recorder.path), [recorder.size, []])
+            entry[1] = sorted({*entry[1], *recorder.played()})
         for model, plays, usage in recorder.replayed():
             self.calls += plays
             if usage is not None:
@@ -136,6 +140,9 @@ class _Stats:
             saved = self.tokens.setdefault(model, [0, 0])
             saved[0] += spent_in
             saved[1] += spent_out
+        for path, (size, played) in dict(other.get("plays", {})).items():
+            entry = self.plays.setdefault(path, [size, []])
+            entry[1] = sorted({*entry[1], *played})
         self.used = self.used or bool(other.get("used"))
 
     def savings(self, prices: Mapping[str, tuple[float, float]]) -> str:
@@ -331,8 +338,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if workeroutput is not None:
         workeroutput["promptecho"] = dict(vars(settings.stats))
         workeroutput["promptecho_verified"] = settings.verified
-    elif settings.verify_report is not None and settings.verified:
-        _write_verify_report(settings.verify_report, settings.verified)
+    else:
+        if settings.verify_report is not None and settings.verified:
+            _write_verify_report(settings.verify_report, settings.verified)
+        if settings.stats.plays:
+            _write_playlog(session.config.rootpath, settings.stats.plays)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -354,6 +364,21 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             f"promptecho: verify report written to {settings.verify_report} and "
             f"{settings.verify_report.with_suffix('.md')}"
         )
+
+
+def _write_playlog(root: Path, plays: Mapping[str, list[Any]]) -> None:
+    """`.promptecho/playlog.json` under the rootdir: what ``promptecho check`` reads to find
+    cassettes no test used and recordings never played."""
+    from ._playlog import write_playlog
+
+    named: dict[str, tuple[int, list[int]]] = {}
+    for path, (size, played) in plays.items():
+        try:
+            name = Path(path).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:  # a cassette outside the rootdir keeps its absolute path
+            name = Path(path).resolve().as_posix()
+        named[name] = (size, played)
+    write_playlog(root, named)
 
 
 def _write_verify_report(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -195,3 +195,40 @@ def test_the_summary_does_not_count_a_cassette_that_only_missed_as_replayed(
             "promptecho: 0 cassettes replayed, 0 recorded, 0 re-recorded, 1 miss, 1 unplayed interaction, 0 replays with drift"
         ]
     )
+
+
+PLAYLOG_SUITE = """
+def test_one(promptecho_client, ask):
+    ask(promptecho_client, "one")
+
+def test_two(promptecho_client, ask):
+    ask(promptecho_client, "two")
+"""
+
+
+def test_a_run_writes_the_play_log_that_check_reads(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from promptecho._cli import main
+
+    suite.makepyfile(test_chat=PLAYLOG_SUITE)
+    suite.runpytest().assert_outcomes(passed=2)
+    # A recording no test plays any more: the second test's cassette gets an extra one.
+    extra = suite.path / "cassettes/test_chat/test_two.json"
+    data = json.loads(extra.read_text())
+    data["interactions"].append(data["interactions"][0])
+    extra.write_text(json.dumps(data))
+    suite.runpytest("-k", "test_one or test_two").assert_outcomes(passed=2)
+    log = json.loads((suite.path / ".promptecho/playlog.json").read_text())
+    assert log["cassettes"] == {
+        "cassettes/test_chat/test_one.json": {"interactions": 1, "played": [0]},
+        "cassettes/test_chat/test_two.json": {"interactions": 2, "played": [0]},
+    }
+    monkeypatch.chdir(suite.path)
+    capsys.readouterr()
+    assert main(["check", "cassettes"]) == 1
+    out = capsys.readouterr().out
+    assert "test_two.json: $.interactions[1]: unplayed" in out
+    assert "test_one.json" not in out
