@@ -9,6 +9,8 @@ replays it from disk. It is an explicit transport that you pass to your client::
 The httpx2 flavour (for the SDKs built on httpx2) is `promptecho.httpx2`.
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ._canonical import canonicalize, register_normalizer
 from ._cassette import Cassette
 from ._errors import (
@@ -26,6 +28,19 @@ from ._match import DEFAULT_MATCH_ON
 from ._scope import CassetteHandle, use_cassette
 from ._version import VERSION as __version__  # noqa: F401 - the package version
 
+if _TYPE_CHECKING:
+    from ._websocket import WebSocketEcho
+
+
+def __getattr__(name: str) -> object:
+    # Lazily: `import promptecho` must not import the websockets package (an extra).
+    if name == "WebSocketEcho":
+        from ._websocket import WebSocketEcho
+
+        return WebSocketEcho
+    raise AttributeError(f"module 'promptecho' has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_MATCH_ON",
     "AsyncEchoTransport",
@@ -40,6 +55,7 @@ __all__ = [
     "DriftWarning",
     "EchoTransport",
     "Verification",
+    "WebSocketEcho",
     "async_client",
     "canonicalize",
     "client",

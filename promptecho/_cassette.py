@@ -37,6 +37,7 @@ __all__ = [
     "Sse",
     "Text",
     "Usage",
+    "WebSocketSession",
 ]
 
 FORMAT_VERSION = 1
@@ -164,6 +165,70 @@ class Usage(Base, kw_only=True):
     output_tokens: int = 0
 
 
+# WebSocket sessions (promptecho._frames reads and writes them; promptecho._websocket relays).
+
+
+class Frame(Base, tag_field="kind", kw_only=False):
+    """One WebSocket message, or the close that ended the session, in the order the relay saw it.
+
+    ``from`` is ``"client"`` or ``"server"``; ``delay_ms`` is the time since the previous
+    frame (or since the handshake) when it was recorded. (Not ``kw_only``: these two are
+    written first, before the message.)
+    """
+
+    from_: str = msgspec.field(name="from")
+    delay_ms: int = 0
+
+
+class JsonFrame(Frame, tag="json", kw_only=True):
+    """A text message that parses as JSON, stored as its value."""
+
+    value: JSON
+
+
+class TextFrame(Frame, tag="text", kw_only=True):
+    """A text message that is not JSON."""
+
+    text: str
+
+
+class BinaryFrame(Frame, tag="binary", kw_only=True):
+    """A binary message; msgspec writes the bytes as base64."""
+
+    data: bytes
+
+
+class CloseFrame(Frame, tag="close", kw_only=True):
+    """The end of the session as one side saw it: 1006 means the connection dropped, no close frame."""
+
+    code: int = 1000
+    reason: str = ""
+
+
+AnyFrame = JsonFrame | TextFrame | BinaryFrame | CloseFrame
+
+
+class Refusal(Base, kw_only=True):
+    """The upstream's answer when it refused the handshake (an HTTP status, not 101)."""
+
+    status: int
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    body: str = ""
+
+
+class WebSocketSession(Base, kw_only=True):
+    """One WebSocket connection: its handshake (secrets redacted) and its frames in order."""
+
+    path: str
+    """The path and query the client asked for; secret query values are redacted."""
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    subprotocol: str | None = None
+    refused: Refusal | None = None
+    recorded_at: str | None = None
+    recorded_by: str | None = None
+    frames: list[AnyFrame] = msgspec.field(default_factory=list)
+
+
 class Cassette(Base, kw_only=True):
     """A cassette file: the format version and the interactions in recorded order.
 
@@ -177,6 +242,7 @@ class Cassette(Base, kw_only=True):
 
     version: int
     interactions: list[Interaction] = msgspec.field(default_factory=list)
+    websockets: list[WebSocketSession] = msgspec.field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Cassette:
@@ -193,6 +259,9 @@ class Cassette(Base, kw_only=True):
 
     def to_bytes(self) -> bytes:
         """The file's bytes: pretty-printed, two-space indent, trailing newline."""
+        if self.websockets:  # one frame per line: see `_with_sessions`
+            head = msgspec.structs.replace(self, websockets=[])
+            return _with_sessions(_pretty(_encoder.encode(head)), self.websockets)
         return _pretty(_encoder.encode(self))
 
     def save(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
@@ -234,6 +303,7 @@ class ReplayResponse(_Response[Empty | RawJson | Text | Sse | Ndjson | Binary]):
 class _Index(Base, kw_only=True):
     version: int
     interactions: list[Pending] = msgspec.field(default_factory=list)
+    websockets: msgspec.Raw = msgspec.Raw(b"[]")  # HTTP replay leaves them undecoded
 
 
 def index_from_bytes(data: bytes, path: str | os.PathLike[str]) -> list[Pending]:
@@ -385,15 +455,37 @@ def _pretty(compact: bytes) -> bytes:
     return msgspec.json.format(compact, indent=2) + b"\n"
 
 
-def cassette_bytes(interactions: Sequence[bytes]) -> bytes:
+def cassette_bytes(
+    interactions: Sequence[bytes], websockets: Sequence[WebSocketSession] = ()
+) -> bytes:
     """`Cassette.to_bytes` of a cassette whose interactions are already JSON-encoded.
 
     The same bytes as building the `Cassette` and encoding it (a property test checks it).
+    ``websockets`` are the cassette's WebSocket sessions, kept as they are.
     """
     if not interactions:  # omit_defaults: an empty list is left out of the file
-        return Cassette(version=FORMAT_VERSION).to_bytes()
+        return Cassette(version=FORMAT_VERSION, websockets=list(websockets)).to_bytes()
     joined = b",".join(interactions)
-    return _pretty(b'{"version":%d,"interactions":[%b]}' % (FORMAT_VERSION, joined))
+    head = _pretty(b'{"version":%d,"interactions":[%b]}' % (FORMAT_VERSION, joined))
+    return _with_sessions(head, websockets) if websockets else head
+
+
+def _with_sessions(head: bytes, sessions: Sequence[WebSocketSession]) -> bytes:
+    """``head`` (a pretty cassette without sessions) with ``sessions`` added, one frame per line.
+
+    A frame pretty-printed field by field would take a dozen lines; one line each keeps a
+    session readable in review. Only whitespace differs from the plain pretty-printing.
+    TODO(format 2): the format-2 printer writes one stream event per line; this can join it.
+    """
+    parts = []
+    for session in sessions:
+        shell = _encoder.encode(msgspec.structs.replace(session, frames=[]))
+        shell = msgspec.json.format(shell, indent=2).replace(b"\n", b"\n    ")
+        if session.frames:  # `frames` is the last field: it goes before the closing brace
+            lines = b",\n".join(b"        " + _encoder.encode(f) for f in session.frames)
+            shell = shell[: -len(b"\n    }")] + b',\n      "frames": [\n%b\n      ]\n    }' % lines
+        parts.append(b"    " + shell)
+    return head[: -len(b"\n}\n")] + b',\n  "websockets": [\n%b\n  ]\n}\n' % b",\n".join(parts)
 
 
 interaction_decoder = msgspec.json.Decoder(Interaction)

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from ._cassette import Binary, Event, Interaction, Json, Ndjson, Sse
+from ._cassette import Binary, Event, Interaction, Json, Ndjson, Sse, WebSocketSession
 from ._paths import Path, parse_path, replace
 from ._types import JSON
 
@@ -232,7 +232,7 @@ class SecretHit(NamedTuple):
 
 
 def find_secret(
-    interaction: Interaction, removed: Sequence[str] = (), *, encoded: bytes | None = None
+    interaction: Interaction | WebSocketSession, removed: Sequence[str] = (), *, encoded: bytes | None = None
 ) -> SecretHit | None:
     """The first secret in ``interaction``: a well-known key shape, or one of ``removed``.
 

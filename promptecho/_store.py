@@ -161,12 +161,14 @@ def fold(
             # Nothing complete to fold (at most a torn line): drop the journal, keep the file.
             journal_path(path).unlink(missing_ok=True)
             return None
-        old = Cassette.from_bytes(current, path).interactions if current is not None else []
+        cassette = Cassette.from_bytes(current, path) if current is not None else None
+        old = cassette.interactions if cassette is not None else []
         if keep is not None:
             old = keep(old)
         # The journal's lines are the interactions' compact JSON already: spliced, not
-        # decoded and encoded again.
-        data = cassette_bytes([encode_interaction(i) for i in old] + new)
+        # decoded and encoded again. The WebSocket sessions in the file are kept as they are.
+        websockets = cassette.websockets if cassette is not None else []
+        data = cassette_bytes([encode_interaction(i) for i in old] + new, websockets)
         # os.replace is the commit point. The journals are first renamed after the digest of
         # the file about to replace the cassette, so a fold killed between the replace and the
         # unlink is recognised next time (the cassette has that digest) instead of folding

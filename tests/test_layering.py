@@ -45,9 +45,10 @@ def test_only_the_plugin_imports_pytest(path: Path) -> None:
         assert "pytest" not in imported_roots(ast.parse(path.read_text()))
 
 
-def test_importing_promptecho_loads_neither_httpx2_nor_pytest() -> None:
+def test_importing_promptecho_loads_neither_httpx2_nor_pytest_nor_websockets() -> None:
     code = (
-        "import sys, promptecho; print(sorted(m for m in ('httpx2', 'pytest') if m in sys.modules))"
+        "import sys, promptecho; "
+        "print(sorted(m for m in ('httpx2', 'pytest', 'websockets') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
