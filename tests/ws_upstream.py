@@ -365,8 +365,10 @@ def responses(message: Any, turn: Turn) -> list[Any]:
 def gemini(message: Any, turn: Turn) -> list[Any]:
     if "setup" in message:
         return [{"setupComplete": {}}]
-    if "clientContent" in message:
-        text = message["clientContent"]["turns"][-1]["parts"][0]["text"]
+    # google-genai 3.6.1 sends `client_content` and `tool_response` (the API accepts both spellings).
+    content = message.get("clientContent") or message.get("client_content")
+    if content is not None:
+        text = content["turns"][-1]["parts"][0]["text"]
         if "weather" in text:
             return [
                 {
@@ -388,7 +390,7 @@ def gemini(message: Any, turn: Turn) -> list[Any]:
             },
             {"serverContent": {"modelTurn": {"parts": [{"text": "there."}]}, "turnComplete": True}},
         ]
-    if "toolResponse" in message:
+    if "toolResponse" in message or "tool_response" in message:
         return [
             {
                 "serverContent": {
