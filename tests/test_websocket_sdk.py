@@ -36,9 +36,15 @@ def realtime_session_sync(url: str, question: str = "What is the weather in Pari
     # websockets 17.1+ warns when its sync connect() is not a context manager, as openai's is not;
     # legacy=True is the opt-out it names.
     with client.realtime.connect(model="gpt-realtime", websocket_connection_options=LEGACY) as conn:
-        conn.session.update(session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER_TOOL]})
+        conn.session.update(
+            session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER_TOOL]}
+        )
         conn.conversation.item.create(
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": question}]}
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": question}],
+            }
         )
         conn.response.create()
         for event in conn:
@@ -48,19 +54,31 @@ def realtime_session_sync(url: str, question: str = "What is the weather in Pari
                 if call.type != "function_call":
                     break
                 conn.conversation.item.create(
-                    item={"type": "function_call_output", "call_id": call.call_id, "output": '{"sky":"sunny"}'}
+                    item={
+                        "type": "function_call_output",
+                        "call_id": call.call_id,
+                        "output": '{"sky":"sunny"}',
+                    }
                 )
                 conn.response.create()
     return parsed
 
 
-async def realtime_session_async(url: str, question: str = "What is the weather in Paris?") -> list[Any]:
+async def realtime_session_async(
+    url: str, question: str = "What is the weather in Paris?"
+) -> list[Any]:
     client = openai.AsyncOpenAI(api_key=KEY, websocket_base_url=f"{url}/v1")
     parsed = []
     async with client.realtime.connect(model="gpt-realtime") as conn:
-        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER_TOOL]})
+        await conn.session.update(
+            session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER_TOOL]}
+        )
         await conn.conversation.item.create(
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": question}]}
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": question}],
+            }
         )
         await conn.response.create()
         async for event in conn:
@@ -70,7 +88,11 @@ async def realtime_session_async(url: str, question: str = "What is the weather 
                 if call.type != "function_call":
                     break
                 await conn.conversation.item.create(
-                    item={"type": "function_call_output", "call_id": call.call_id, "output": '{"sky":"sunny"}'}
+                    item={
+                        "type": "function_call_output",
+                        "call_id": call.call_id,
+                        "output": '{"sky":"sunny"}',
+                    }
                 )
                 await conn.response.create()
     return parsed
@@ -205,13 +227,17 @@ async def gemini_session(echo: Any, question: str = "Hello") -> list[Any]:
         await session.send_client_content(turns={"role": "user", "parts": [{"text": question}]})
         async for message in session.receive():
             parsed.append(message.model_dump(exclude_none=True))
-        await session.send_client_content(turns={"role": "user", "parts": [{"text": "And the weather?"}]})
+        await session.send_client_content(
+            turns={"role": "user", "parts": [{"text": "And the weather?"}]}
+        )
         async for message in session.receive():
             parsed.append(message.model_dump(exclude_none=True))
             if message.tool_call:
                 call = message.tool_call.function_calls[0]
                 await session.send_tool_response(
-                    function_responses=[{"id": call.id, "name": call.name, "response": {"sky": "sunny"}}]
+                    function_responses=[
+                        {"id": call.id, "name": call.name, "response": {"sky": "sunny"}}
+                    ]
                 )
     return parsed
 
@@ -219,7 +245,9 @@ async def gemini_session(echo: Any, question: str = "Hello") -> list[Any]:
 async def test_google_genai_live_over_tls_replays_text_and_a_tool_call(tmp_path: Path) -> None:
     cassette = tmp_path / "live.json"
     with FakeWebSocketUpstream(gemini) as upstream:
-        async with promptecho.WebSocketEcho(cassette, upstream.url, tls=True, audio_bytes=16) as echo:
+        async with promptecho.WebSocketEcho(
+            cassette, upstream.url, tls=True, audio_bytes=16
+        ) as echo:
             assert echo.url.startswith("wss://127.0.0.1:")
             recorded = await gemini_session(echo)
     assert upstream.seen[0].path.startswith("/ws/google.ai.generativelanguage.")
@@ -229,11 +257,21 @@ async def test_google_genai_live_over_tls_replays_text_and_a_tool_call(tmp_path:
     frames = promptecho.Cassette.load(cassette).websockets[0].frames
     audio = [f.value for f in frames if "inlineData" in json.dumps(getattr(f, "value", None))]
     assert len(audio) == 1
-    assert audio[0]["serverContent"]["modelTurn"]["parts"][0]["inlineData"]["data"] == "AAECAwQFBgcICQoLDA0ODw=="
+    assert (
+        audio[0]["serverContent"]["modelTurn"]["parts"][0]["inlineData"]["data"]
+        == "AAECAwQFBgcICQoLDA0ODw=="
+    )
 
-    async with promptecho.WebSocketEcho(cassette, "ws://127.0.0.1:9", tls=True, mode="none") as echo:
+    async with promptecho.WebSocketEcho(
+        cassette, "ws://127.0.0.1:9", tls=True, mode="none"
+    ) as echo:
         replayed = await gemini_session(echo)
-    texts = [p["text"] for m in recorded for p in m.get("server_content", {}).get("model_turn", {}).get("parts", []) if "text" in p]
+    texts = [
+        p["text"]
+        for m in recorded
+        for p in m.get("server_content", {}).get("model_turn", {}).get("parts", [])
+        if "text" in p
+    ]
     assert texts == ["Hello ", "there.", "It is sunny in Paris."]
     assert any("tool_call" in m for m in recorded)
     # The audio was cut to 16 bytes in the cassette, so that one part differs; the rest is equal.
