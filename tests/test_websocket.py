@@ -167,6 +167,7 @@ def test_a_cassette_holds_http_interactions_and_websocket_sessions_and_survives_
     # Re-record the HTTP part: the WebSocket session stays; re-record the WebSocket part: the
     # HTTP interaction stays.
     assert http_call("all") == answer
+    assert Cassette.load(cassette_path).websockets == both.websockets
     with WebSocketEcho(cassette_path, rt.url, mode="all") as echo:
         assert hello_session(echo.url) == events
     again = Cassette.load(cassette_path)
