@@ -235,9 +235,9 @@ class WebSocketEcho:
         match plan:
             case Replay(index=index, session=session):
                 self._played.add(index)
-                self._plans[conn.id] = plan
                 if session.refused is not None:
                     return _refusal_response(session.refused)
+                self._plans[conn.id] = plan
                 return None
             case Refuse(miss=miss):
                 self.misses.append(miss)
@@ -358,6 +358,11 @@ class WebSocketEcho:
     # Replaying
 
     async def _replay(self, conn: ServerConnection, index: int, session: WebSocketSession) -> None:
+        # A client that leaves before the recording ends is no miss: it asked for nothing more.
+        with contextlib.suppress(ConnectionClosed):
+            await self._play(conn, index, session)
+
+    async def _play(self, conn: ServerConnection, index: int, session: WebSocketSession) -> None:
         recorded_ids, incoming_ids = ClientIds(), ClientIds()
         url = f"{self.upstream}{session.path}"
         for number, frame in enumerate(session.frames):
