@@ -35,7 +35,7 @@ from ._cassette import (
     write_atomically,
 )
 from ._errors import CassetteError, CassetteMiss, Difference
-from ._match import describe, diff
+from ._match import diff
 from ._redact import DEFAULT_REDACTION, redact_request_headers, redact_url
 from ._types import JSON, Headers, Mode
 
@@ -180,11 +180,12 @@ def decide(
     """What to do with a handshake for ``path`` (as `matching_path` gives it).
 
     The first recorded session with this path that has not been played yet answers it.
-    ``once`` records only while the cassette holds no WebSocket session at all.
+    ``once`` records only while the cassette holds no WebSocket session at all. ``all``,
+    ``rewrite`` and ``verify`` always go to the upstream (what is kept is the caller's call).
     """
     hit = next((n for n, s in enumerate(sessions) if n not in played and s.path == path), None)
     match mode, hit:
-        case "all", _:
+        case "all" | "rewrite" | "verify", _:
             return Record()
         case _, int():
             return Replay(hit, sessions[hit])
@@ -283,7 +284,7 @@ def frame_miss(
     frame: int,
     differences: Sequence[Difference],
 ) -> CassetteMiss:
-    """The miss of a client frame that differs from the recording."""
+    """The miss of a client frame that differs from the recording; paths start at its frame."""
     return CassetteMiss(
         cassette,
         "WEBSOCKET",
@@ -292,8 +293,9 @@ def frame_miss(
         reason=f"frame {frame} of recorded WebSocket session #{session} differs "
         "(the connection was closed with code 1008, policy violation)",
         closest=session,
-        differences=differences,
-        detail=[f"frames[{frame}].{line}" for line in describe(differences)],
+        differences=[
+            Difference(f"frames[{frame}].{d.path}", d.recorded, d.incoming) for d in differences
+        ],
     )
 
 

@@ -50,7 +50,9 @@ from ._frames import (
     save_sessions,
     trim_audio,
 )
+from ._keeper import _now
 from ._types import MODES, Mode
+from ._version import VERSION
 
 __all__ = ["WebSocketEcho"]
 
@@ -95,7 +97,9 @@ class WebSocketEcho:
         query are appended to it, and its handshake headers passed on.
     mode
         ``"once"`` (record while the cassette has no WebSocket session, then replay),
-        ``"none"``, ``"new_episodes"`` or ``"all"``, as for HTTP.
+        ``"none"``, ``"new_episodes"`` or ``"all"``, as for HTTP. ``"rewrite"`` records like
+        ``"all"`` (the HTTP interactions in the file are kept); ``"verify"`` relays live and
+        writes nothing (no drift report for WebSockets).
     tls
         Serve ``wss://`` with a throwaway self-signed certificate; trust it with ``.ssl_context``.
     audio_bytes
@@ -192,10 +196,10 @@ class WebSocketEcho:
             self._thread.join(self.timeout + 5)
         self._thread = None
         new, self._recorded = self._recorded, []
-        if new:
+        if new and self.mode != "verify":  # verify: live answers, the cassette left as it is
             if not self.allow_secrets:
                 check_secrets(self.path, new, self._removed)
-            save_sessions(self.path, new, replace=self.mode == "all")
+            save_sessions(self.path, new, replace=self.mode in ("all", "rewrite"))
         if self.misses:
             raise self.misses[0]
 
@@ -255,7 +259,7 @@ class WebSocketEcho:
             path=path,
             headers=handshake_headers(pairs, secrets),
             recorded_at=_now(),
-            recorded_by=_version(),
+            recorded_by=VERSION,
         )
         offered = [
             Subprotocol(p.strip())
@@ -436,16 +440,6 @@ def _since(relay: _Relay) -> int:
     now = time.monotonic()
     elapsed, relay.clock = now - relay.clock, now
     return round(elapsed * 1000)
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _self_signed_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:

@@ -230,12 +230,27 @@ def test_new_episodes_appends_a_new_session_and_all_replaces_them(
     ]
 
 
+def test_verify_relays_live_and_writes_nothing_and_rewrite_replaces_the_sessions(
+    cassette_path: Path, rt: FakeWebSocketUpstream
+) -> None:
+    with WebSocketEcho(cassette_path, rt.url) as echo:
+        recorded = hello_session(echo.url)
+    before = cassette_path.read_bytes()
+    with WebSocketEcho(cassette_path, rt.url, mode="verify") as echo:
+        assert hello_session(echo.url) == recorded
+    assert len(rt.seen) == 2
+    assert cassette_path.read_bytes() == before
+    with WebSocketEcho(cassette_path, rt.url, mode="rewrite") as echo:
+        hello_session(echo.url, path="/v1/realtime?model=gpt-realtime-mini")
+    assert [s.path for s in Cassette.load(cassette_path).websockets] == [
+        "/v1/realtime?model=gpt-realtime-mini"
+    ]
+
+
 def test_a_bad_mode_is_refused_in_the_words_of_the_http_transports(cassette_path: Path) -> None:
     with pytest.raises(
         ValueError,
-        match=re.escape(
-            "'onse' is not a valid mode. Valid modes are: 'once', 'none', 'new_episodes', 'all'."
-        ),
+        match=re.escape("'onse' is not a valid mode. Valid modes are: 'once', 'none', "),
     ):
         WebSocketEcho(cassette_path, NOWHERE, mode="onse")  # type: ignore[arg-type]
 

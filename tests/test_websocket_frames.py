@@ -159,6 +159,8 @@ SESSIONS = [WebSocketSession(path="/a"), WebSocketSession(path="/b"), WebSocketS
         ("new_episodes", SESSIONS, set(), "/c", Record),
         ("new_episodes", SESSIONS, set(), "/b", 1),
         ("all", SESSIONS, set(), "/a", Record),
+        ("rewrite", SESSIONS, set(), "/a", Record),
+        ("verify", SESSIONS, set(), "/a", Record),
     ],
     ids=[
         "once-empty-records",
@@ -170,6 +172,8 @@ SESSIONS = [WebSocketSession(path="/a"), WebSocketSession(path="/b"), WebSocketS
         "new-episodes-records-new-path",
         "new-episodes-replays-known",
         "all-records",
+        "rewrite-records",
+        "verify-goes-live",
     ],
 )
 def test_decide_by_mode_and_recorded_sessions(

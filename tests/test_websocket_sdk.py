@@ -159,7 +159,7 @@ def test_a_changed_client_frame_is_a_miss_with_its_field_path(tmp_path: Path) ->
         echo.close()
     miss = raised.value
     assert echo.misses == [miss]
-    assert [d.path for d in miss.differences] == ["json.item.content[0].text"]
+    assert [d.path for d in miss.differences] == [f"frames[{number}].json.item.content[0].text"]
     assert miss.differences[0].recorded == "What is the weather in Paris?"
     assert miss.differences[0].incoming == "What is the weather in Rome?"
     assert f"frames[{number}].json.item.content[0].text" in str(miss)
