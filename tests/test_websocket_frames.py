@@ -49,39 +49,20 @@ def test_a_message_becomes_the_frame_that_stores_it(message: str | bytes, expect
     assert frame_of("client", again) == expected
 
 
+def item_create(event_id: str, item_id: str, previous: str) -> JsonFrame:
+    value = {"type": "conversation.item.create", "event_id": event_id, "item": {"id": item_id}}
+    return JsonFrame("client", value={**value, "previous_item_id": previous})
+
+
 def test_client_made_up_ids_compare_by_order_and_server_ids_as_they_are() -> None:
     recorded, incoming = ClientIds(), ClientIds()
     for ids in (recorded, incoming):
         ids.saw_server({"type": "conversation.item.added", "item": {"id": "item_srv_1"}})
-    old = JsonFrame(
-        "client",
-        value={
-            "type": "conversation.item.create",
-            "event_id": "e1",
-            "item": {"id": "mine_a"},
-            "previous_item_id": "item_srv_1",
-        },
-    )
-    same = JsonFrame(
-        "client",
-        value={
-            "type": "conversation.item.create",
-            "event_id": "x9",
-            "item": {"id": "mine_b"},
-            "previous_item_id": "item_srv_1",
-        },
-    )
+    old = item_create("e1", "mine_a", "item_srv_1")
+    same = item_create("x9", "mine_b", "item_srv_1")
     assert compare(old, same, recorded, incoming) == []
     # A server id is compared as it is: another one is a difference.
-    other = JsonFrame(
-        "client",
-        value={
-            "type": "conversation.item.create",
-            "event_id": "e1",
-            "item": {"id": "mine_a"},
-            "previous_item_id": "item_srv_2",
-        },
-    )
+    other = item_create("e1", "mine_a", "item_srv_2")
     diffs = compare(old, other, ClientIds(), ClientIds())
     assert diffs == []  # with no server frame seen, both ids are the client's: <id:2> on both sides
     seen_server = ClientIds()
@@ -203,3 +184,12 @@ def test_a_cassette_with_sessions_round_trips_and_keeps_one_frame_per_line() -> 
     lines = data.decode().splitlines()
     assert '        {"kind":"binary","from":"client","delay_ms":3,"data":"AP8="},' in lines
     assert '        {"kind":"close","from":"server","code":1011,"reason":"internal error"}' in lines
+
+
+def test_the_pure_half_imports_no_websocket_or_http_library() -> None:
+    import ast
+
+    from tests.test_layering import PACKAGE, imported_roots
+
+    tree = ast.parse((PACKAGE / "_frames.py").read_text())
+    assert not imported_roots(tree) & {"websockets", "httpx", "httpx2", "pytest"}
