@@ -139,8 +139,8 @@ def _cut_base64(text: str, limit: int) -> str:
 
 def handshake_headers(headers: Headers, secrets: list[str]) -> dict[str, str]:
     """The client's handshake headers as stored: secrets redacted, per-connection ones dropped."""
-    kept = redact_request_headers(headers, DEFAULT_REDACTION, secrets)
-    return {k: v for k, v in kept.items() if k not in _HANDSHAKE_HEADERS}
+    mine = [(k, v) for k, v in headers if k.lower() not in _HANDSHAKE_HEADERS]
+    return redact_request_headers(mine, DEFAULT_REDACTION, secrets)
 
 
 def matching_path(path: str, secrets: list[str] | None = None) -> str:

@@ -33,7 +33,16 @@ from typing import NamedTuple
 
 import msgspec
 
-from ._cassette import Binary, Event, Interaction, Json, Ndjson, Sse, WebSocketSession
+from ._cassette import (
+    Binary,
+    BinaryFrame,
+    Event,
+    Interaction,
+    Json,
+    Ndjson,
+    Sse,
+    WebSocketSession,
+)
 from ._paths import Path, parse_path, replace
 from ._types import JSON
 
@@ -232,7 +241,10 @@ class SecretHit(NamedTuple):
 
 
 def find_secret(
-    interaction: Interaction | WebSocketSession, removed: Sequence[str] = (), *, encoded: bytes | None = None
+    interaction: Interaction | WebSocketSession,
+    removed: Sequence[str] = (),
+    *,
+    encoded: bytes | None = None,
 ) -> SecretHit | None:
     """The first secret in ``interaction``: a well-known key shape, or one of ``removed``.
 
@@ -251,15 +263,19 @@ def find_secret(
     candidates = [(v, _REMOVED_KIND) for v in removed if len(v) >= _REMOVED_MIN]
     candidates += [(v, _CONFIGURED_KIND) for v in configured]
     hit = _find_in_encoding(interaction, data, candidates)
-    if hit is None:
-        hit = _find_in_extras(interaction, candidates)
+    if isinstance(interaction, WebSocketSession):
+        hit = hit or _find_in_frames(interaction, candidates)
+        url = interaction.path
+    else:
+        hit = hit or _find_in_extras(interaction, candidates)
+        url = interaction.request.url
     if hit is None:
         return None
-    return hit._replace(url=_masked(interaction.request.url, [v for v, _ in candidates]))
+    return hit._replace(url=_masked(url, [v for v, _ in candidates]))
 
 
 def _find_in_encoding(
-    interaction: Interaction, data: bytes, candidates: list[tuple[str, str]]
+    interaction: Interaction | WebSocketSession, data: bytes, candidates: list[tuple[str, str]]
 ) -> SecretHit | None:
     kinds = _kinds_in(data)
     values = [(v, kind) for v, kind in candidates if _json_text(v) in data]
@@ -299,13 +315,28 @@ def _find_in_extras(
     return hit._replace(path=f"$.response.body.events[*].data {_JOINED}")
 
 
+def _find_in_frames(
+    session: WebSocketSession, candidates: list[tuple[str, str]]
+) -> SecretHit | None:
+    """`_find_in_extras` for a WebSocket session: binary frames' bytes, keys split across frames."""
+    for n, frame in enumerate(session.frames):
+        if isinstance(frame, BinaryFrame):
+            hit = _hit_in(f"$.frames[{n}].data (the decoded bytes)", frame.data, candidates)
+            if hit is not None:
+                return hit
+    if len(session.frames) < 2:
+        return None
+    joined = _joined_by_field(session.frames)
+    return _hit_in(f"$.frames[*] {_JOINED}", joined, candidates, spelled=True)
+
+
 _JOINED = "(joined across events)"
 # A string field of the compact JSON msgspec writes: "name":"value", the value still spelled
 # as JSON (escapes kept, so the removed values are looked for in their JSON spelling too).
 _FIELD = re.compile(rb'"([^"\\]*)":"([^"\\]*(?:\\.[^"\\]*)*)"')
 
 
-def _joined_by_field(events: Sequence[Event]) -> bytes:
+def _joined_by_field(events: Sequence[msgspec.Struct]) -> bytes:
     """Every string field of a stream's events, joined across events by field name.
 
     A client puts the deltas back together (``delta.content``, ``delta.text``,

@@ -122,7 +122,9 @@ def test_handshake_headers_drop_the_per_connection_ones_and_redact_secrets() -> 
         "x-goog-api-key": "<redacted>",
         "openai-beta": "realtime=v1",
     }
-    assert secrets == ["Bearer sk-x", "AIza-key"]
+    # The removed values, for the scan to look for elsewhere; the per-connection key is none.
+    assert {"Bearer sk-x", "AIza-key"} <= set(secrets)
+    assert "abc" not in secrets
 
 
 SESSIONS = [WebSocketSession(path="/a"), WebSocketSession(path="/b"), WebSocketSession(path="/a")]
@@ -193,3 +195,32 @@ def test_the_pure_half_imports_no_websocket_or_http_library() -> None:
 
     tree = ast.parse((PACKAGE / "_frames.py").read_text())
     assert not imported_roots(tree) & {"websockets", "httpx", "httpx2", "pytest"}
+
+
+KEY = "sk-proj-Zq3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
+
+
+def test_the_secret_scan_sees_binary_frames_and_keys_split_across_frames() -> None:
+    from promptecho._secrets import find_secret
+
+    binary = WebSocketSession(
+        path="/ws", frames=[BinaryFrame("server", data=f"key={KEY}".encode())]
+    )
+    hit = find_secret(binary)
+    assert hit is not None
+    assert (hit.path, hit.kind, hit.url) == (
+        "$.frames[0].data (the decoded bytes)",
+        "openai",
+        "/ws",
+    )
+    split = WebSocketSession(
+        path="/ws",
+        frames=[
+            JsonFrame("server", value={"type": "response.output_text.delta", "delta": KEY[:12]}),
+            JsonFrame("server", value={"type": "response.output_text.delta", "delta": KEY[12:]}),
+        ],
+    )
+    hit = find_secret(split)
+    assert hit is not None
+    assert hit.path == "$.frames[*] (joined across events)"
+    assert find_secret(WebSocketSession(path="/ws", frames=split.frames[:1])) is None
