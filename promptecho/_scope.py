@@ -150,6 +150,33 @@ class CassetteHandle:
         self._handed_out.append(_HandedOut(echo, client, is_async=True))
         return client
 
+    def websocket(
+        self,
+        upstream: str,
+        *,
+        cassette: str | os.PathLike[str] | None = None,
+        tls: bool = False,
+        audio_bytes: int | None = None,
+        timeout: float = 10.0,
+    ) -> Any:
+        """A started `promptecho.WebSocketEcho` for ``upstream`` on this scope's cassette (its
+        sessions go beside the HTTP interactions), in the scope's mode, closed with it."""
+        from ._websocket import WebSocketEcho  # needs the websockets extra
+
+        options = Options(**self._options({}))
+        echo = WebSocketEcho(
+            self.resolve(cassette),
+            upstream,
+            mode=options.mode,
+            tls=tls,
+            audio_bytes=audio_bytes,
+            timeout=timeout,
+            allow_secrets=options.allow_secrets,
+        )
+        echo.start()
+        self._handed_out.append(_HandedOut(echo, echo, is_async=False))
+        return echo
+
     # -- what it saw ---------------------------------------------------------------------
 
     @property

@@ -347,3 +347,17 @@ def test_replay_uses_no_network_beyond_the_local_server(
     assert len(rt.seen) == before
     with httpx.Client() as client, pytest.raises(httpx.HTTPError):
         client.get(echo.url.replace("ws://", "http://"))  # the echo is stopped after its block
+
+
+def test_a_cassette_scope_hands_out_a_websocket_echo_closed_with_it(
+    cassette_path: Path, rt: FakeWebSocketUpstream
+) -> None:
+    with promptecho.use_cassette(cassette_path) as cassette:
+        echo = cassette.websocket(rt.url)
+        live = hello_session(echo.url)
+    assert len(Cassette.load(cassette_path).websockets) == 1  # written when the scope closed
+    rt.stop()
+    with promptecho.use_cassette(cassette_path, mode="none") as cassette:
+        echo = cassette.websocket(NOWHERE)
+        assert echo.mode == "none"
+        assert hello_session(echo.url) == live
