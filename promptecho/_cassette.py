@@ -6,6 +6,11 @@ defaults and an existing field never changes type, so old cassettes keep loading
 
 JSON values keep the key order they had on the wire (a re-record of an unchanged call
 gives no diff); Struct fields keep their declaration order.
+
+Format 2 (``version`` 2) adds what byte-exact replay needs, only where the compact encoding of
+a value would not give the bytes back (`Event.raw`, `Sse.separators`, `Json.indent`, ...), and
+writes each stream event as one compact line of the otherwise pretty file. Version-1 files
+load unchanged: their layout was whitespace only, and their fields are all still here.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ __all__ = [
     "WebSocketSession",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class Base(
@@ -59,6 +64,12 @@ class Event(Base):
     text (``"[DONE]"`` stays a string). ``None`` means the block had no ``data:`` line.
     ``delay_ms`` is the time since the previous event (or since the response headers)
     when it was recorded; replay uses it only when asked to.
+
+    ``raw`` is the event's text exactly as it was sent (its block with the blank line
+    that ends it, or its line with its LF), kept only when writing the fields back would
+    give other bytes: another field order, ``data:`` without its space, numbers or escapes
+    spelled otherwise, padding. Replay sends ``raw`` when it is set; the fields still say
+    what the event means.
     """
 
     comments: list[str] = msgspec.field(default_factory=list)
@@ -67,6 +78,7 @@ class Event(Base):
     data: JSON = None
     retry: int | None = None
     delay_ms: int = 0
+    raw: str | None = None
 
 
 class Body(Base, tag_field="kind", tag=str.lower):
@@ -78,9 +90,18 @@ class Empty(Body):
 
 
 class Json(Body):
-    """A JSON document, stored as its value so that it reads well in review."""
+    """A JSON document, stored as its value so that it reads well in review.
+
+    Replay writes the value compact, or with ``indent`` spaces (``msgspec.json.format``)
+    when it was sent pretty, then ``trailing`` (say, a final newline). ``raw`` is the text
+    as sent, kept only when no such layout gives the same bytes (other number spellings,
+    escapes or spacing); replay then sends it.
+    """
 
     value: JSON
+    indent: int = 0
+    trailing: str = ""
+    raw: str | None = None
 
 
 class Text(Body):
@@ -90,10 +111,15 @@ class Text(Body):
 
 
 class Sse(Body, kw_only=True):
-    """A ``text/event-stream``: its events in order, and the line ending it used."""
+    """A ``text/event-stream``: its events in order, and the line ending it used.
+
+    ``separators`` are the item and key separators of the JSON data as sent (``", "`` and
+    ``": "`` from some servers), when they are not the compact ones.
+    """
 
     events: list[Event]
     eol: str = "\n"
+    separators: tuple[str, str] = (",", ":")
 
 
 class Ndjson(Body, kw_only=True):
@@ -101,6 +127,7 @@ class Ndjson(Body, kw_only=True):
 
     events: list[Event]
     final_newline: bool = True
+    separators: tuple[str, str] = (",", ":")
 
 
 class Binary(Body):
@@ -258,7 +285,11 @@ class Cassette(Base, kw_only=True):
         return _decode(_decoder, data, path)
 
     def to_bytes(self) -> bytes:
-        """The file's bytes: pretty-printed, two-space indent, trailing newline."""
+        """The file's bytes: pretty-printed, two-space indent, trailing newline.
+
+        Each event of a stream is one compact line (format 2): a stream reads in review as
+        one line per event, and its diff as the events that changed.
+        """
         if self.websockets:  # one frame per line: see `_with_sessions`
             head = msgspec.structs.replace(self, websockets=[])
             return _with_sessions(_pretty(_encoder.encode(head)), self.websockets)
@@ -289,11 +320,14 @@ class Pending(Base, kw_only=True):
 class RawJson(Body, tag="json"):
     """A `Json` body as replay reads it: the value left as the JSON text in the file.
 
-    Replay sends it compacted (`msgspec.json.format`, whitespace only), the same bytes
+    Replay lays it out again (`msgspec.json.format`, whitespace only), the same bytes
     decoding and re-encoding the value would give, without building the value.
     """
 
     value: msgspec.Raw
+    indent: int = 0
+    trailing: str = ""
+    raw: str | None = None
 
 
 class ReplayResponse(_Response[Empty | RawJson | Text | Sse | Ndjson | Binary]):
@@ -452,7 +486,69 @@ encode_interaction = _encoder.encode
 
 
 def _pretty(compact: bytes) -> bytes:
-    return msgspec.json.format(compact, indent=2) + b"\n"
+    """A compact cassette laid out as the file: pretty, each stream event on one line."""
+    try:
+        shape = _shape_decoder.decode(compact)
+    except msgspec.DecodeError:  # not a cassette's shape: laid out plainly
+        return msgspec.json.format(compact, indent=2) + b"\n"
+    # Each stream's events array is swapped for a placeholder string, the rest pretty-printed,
+    # and the placeholders replaced by one line per event. The events are slices of the
+    # compact document, so the array is found by its exact bytes.
+    pieces: list[bytes] = []
+    streams: list[list[msgspec.Raw]] = []
+    start = 0
+    for interaction in shape.interactions:
+        response = interaction.response
+        events = response.body.events if response is not None and response.body else None
+        if not events:
+            continue
+        array = b'"events":[' + b",".join(events) + b"]"
+        at = compact.find(array, start)
+        if at < 0:
+            continue
+        pieces += (compact[start:at], _PLACEHOLDER)
+        streams.append(events)
+        start = at + len(array)
+    if not streams:
+        return msgspec.json.format(compact, indent=2) + b"\n"
+    pieces.append(compact[start:])
+    laid_out = msgspec.json.format(b"".join(pieces), indent=2).split(_PRETTY_PLACEHOLDER)
+    if len(laid_out) != len(streams) + 1:  # the placeholder's text was in the data too
+        return msgspec.json.format(compact, indent=2) + b"\n"
+    out = [laid_out[0]]
+    for events, after in zip(streams, laid_out[1:], strict=True):
+        out += (_EVENTS_OPEN, _EVENT_SEPARATOR.join(events), _EVENTS_CLOSE, after)
+    out.append(b"\n")
+    return b"".join(out)
+
+
+# The events array sits at a fixed depth: $.interactions[i].response.body.events.
+_PLACEHOLDER = b'"events":"\\u0000promptecho-events"'
+_PRETTY_PLACEHOLDER = b'"events": "\\u0000promptecho-events"'
+_EVENTS_OPEN = b'"events": [\n' + b" " * 12
+_EVENT_SEPARATOR = b",\n" + b" " * 12
+_EVENTS_CLOSE = b"\n" + b" " * 10 + b"]"
+
+
+class _StreamShape(msgspec.Struct):
+    events: list[msgspec.Raw] | None = None
+
+
+class _ResponseShape(msgspec.Struct):
+    body: _StreamShape | None = None
+
+
+class _InteractionShape(msgspec.Struct):
+    response: _ResponseShape | None = None
+
+
+class _CassetteShape(msgspec.Struct):
+    """Where the events are in a cassette; every other field is skipped."""
+
+    interactions: list[_InteractionShape] = msgspec.field(default_factory=list)
+
+
+_shape_decoder = msgspec.json.Decoder(_CassetteShape)
 
 
 def cassette_bytes(

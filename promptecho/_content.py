@@ -19,7 +19,17 @@ from typing import Protocol
 import msgspec
 
 from ._cassette import Binary, Empty, Event, Json, Ndjson, RawJson, Sse, Text
-from ._sse import EventParser, LineParser, encode_events, encode_line
+from ._sse import (
+    COMPACT,
+    EventParser,
+    LineParser,
+    encode_event,
+    encode_events,
+    encode_line,
+    guess_separators,
+    keep_raw_where_needed,
+)
+from ._types import JSON
 
 __all__ = ["IncrementalDecoder", "build_body", "render_body", "supports_encoding"]
 
@@ -262,6 +272,10 @@ def build_body(
     completed it. Bytes that are not UTF-8 are `Binary` whatever the content type says, and
     a stream with no event, or with lines an SSE reader ignores, is `Text`.
 
+    Whatever the kind, `render_body` gives back exactly ``data``: a JSON document or an
+    event that its value would not write back byte for byte keeps the layout or the text
+    it was sent with (`Json.indent`, `Json.raw`, `Sse.separators`, `Event.raw`).
+
     Examples
     --------
     >>> build_body("application/json", [(0.0, b'{"ok": true}')], stream_started=0.0)
@@ -283,7 +297,9 @@ def build_body(
         sse = EventParser()
         events = _timed_events(sse.feed, sse.flush, chunks, stream_started)
         if events and not sse.ignored_lines:
-            return Sse(events=events, eol=sse.eol)
+            eol = sse.eol
+            separators = _least_raw(events, sse.texts, lambda seps: _sse_encoder(eol, seps))
+            return Sse(events=events, eol=eol, separators=separators)
         # Not really an event stream (say, a JSON error sent with this content type), or lines
         # that events cannot carry: keep the text, which replays exactly.
         return Text(text=text)
@@ -291,14 +307,79 @@ def build_body(
         lines = LineParser()
         events = _timed_events(lines.feed, lines.flush, chunks, stream_started)
         if events:
-            return Ndjson(events=events, final_newline=lines.final_newline)
+            if not lines.final_newline:  # compared (and kept) as if it had its LF
+                lines.texts[-1] += "\n"
+            separators = _least_raw(events, lines.texts, _ndjson_encoder)
+            return Ndjson(events=events, final_newline=lines.final_newline, separators=separators)
         return Text(text=text)  # only blank lines
     if media_type.endswith(("/json", "+json")):
         try:
-            return Json(value=_decode_json(data))
+            value = _decode_json(data)
         except (msgspec.DecodeError, RecursionError):
             pass
+        else:
+            return _json_body(value, data, text)
     return Text(text=text)
+
+
+def _json_body(value: JSON, data: bytes, text: str) -> Json:
+    try:
+        compact = _encode_json(value)
+    except (TypeError, RecursionError, msgspec.EncodeError):
+        return Json(value=value, raw=text)
+    if compact == data:
+        return Json(value=value)
+    document = data.rstrip(b" \t\r\n")
+    trailing = data[len(document) :].decode()
+    if compact == document:
+        return Json(value=value, trailing=trailing)
+    indent = _indent_of(document)
+    if indent and msgspec.json.format(compact, indent=indent) == document:
+        return Json(value=value, indent=indent, trailing=trailing)
+    return Json(value=value, raw=text)
+
+
+def _indent_of(document: bytes) -> int:
+    """The indent of a pretty-printed document's second line (0 if it has none)."""
+    first_end = document.find(b"\n")
+    if first_end < 0:
+        return 0
+    line = document[first_end + 1 : first_end + 80]
+    return len(line) - len(line.lstrip(b" "))
+
+
+def _sse_encoder(eol: str, separators: tuple[str, str]) -> Callable[[Event], bytes]:
+    return lambda event: encode_event(event, eol, separators)
+
+
+def _ndjson_encoder(separators: tuple[str, str]) -> Callable[[Event], bytes]:
+    return lambda event: encode_line(event, separators)
+
+
+def _least_raw(
+    events: list[Event],
+    texts: list[str],
+    encoder: Callable[[tuple[str, str]], Callable[[Event], bytes]],
+) -> tuple[str, str]:
+    """Set ``raw`` on the events that need it, with the separators that make fewest need it.
+
+    The separators tried are the compact ones and those of the first event that needs its
+    ``raw`` with them (some servers write ``", "`` or ``": "`` in every event).
+    """
+    kept = keep_raw_where_needed(events, texts, encoder(COMPACT))
+    if not kept:
+        return COMPACT
+    first = next(
+        (e.raw for e in events if e.raw is not None and isinstance(e.data, dict | list)), None
+    )
+    starts = [at for at in (first.find("{"), first.find("[")) if at >= 0] if first else []
+    guess = guess_separators(first[min(starts) :]) if first and starts else COMPACT
+    if guess == COMPACT:
+        return COMPACT
+    if keep_raw_where_needed(events, texts, encoder(guess)) < kept:
+        return guess
+    keep_raw_where_needed(events, texts, encoder(COMPACT))
+    return COMPACT
 
 
 def _timed_events(
@@ -346,21 +427,24 @@ def render_body(body: AnyBody | RawJson) -> list[tuple[int, bytes]]:
     [(0, b'{"ok":true}')]
     """
     match body:
-        case Sse(events=events, eol=eol):
-            return encode_events(events, eol)
-        case Ndjson(events=events, final_newline=final_newline):
-            rendered = [(event.delay_ms, encode_line(event)) for event in events]
+        case Sse(events=events, eol=eol, separators=separators):
+            return encode_events(events, eol, separators)
+        case Ndjson(events=events, final_newline=final_newline, separators=separators):
+            rendered = [(event.delay_ms, encode_line(event, separators)) for event in events]
             if rendered and not final_newline:
                 delay, last = rendered[-1]
                 rendered[-1] = (delay, last[:-1])
             return rendered
-        case Json(value=value):
+        case Json(value=value, indent=indent, trailing=trailing, raw=None):
             try:
-                return [(0, _encode_json(value))]
+                compact = _encode_json(value)
             except (TypeError, RecursionError, msgspec.EncodeError) as err:
                 raise ValueError(f"JSON body cannot be written: {err}") from None
-        case RawJson(value=raw):
-            return [(0, msgspec.json.format(raw, indent=-1))]
+            return [(0, _laid_out(compact, indent, trailing))]
+        case RawJson(value=value, indent=indent, trailing=trailing, raw=None):
+            return [(0, _laid_out(value, indent, trailing))]
+        case Json(raw=str(raw)) | RawJson(raw=str(raw)):
+            return [(0, raw.encode())]
         case Text(text=text):
             return [(0, text.encode())]
         case Binary(data=data):
@@ -368,3 +452,9 @@ def render_body(body: AnyBody | RawJson) -> list[tuple[int, bytes]]:
         case Empty():
             return []
     raise ValueError(f"cannot render {type(body).__name__}: not a response body")
+
+
+def _laid_out(document: bytes | msgspec.Raw, indent: int, trailing: str) -> bytes:
+    # msgspec.json.format changes whitespace only: -1 compacts, n > 0 indents by n.
+    laid_out = msgspec.json.format(document, indent=indent or -1)
+    return laid_out + trailing.encode() if trailing else laid_out

@@ -14,12 +14,18 @@ come back as sent), and a final block that ends without its blank line is return
 ``Event.data`` holds the parsed value when the data is a JSON object or array, and the text
 otherwise (``"[DONE]"``, plain text, and JSON strings or numbers stay text). `encode_event`
 writes a block back in a fixed order (comments, id, event, data, retry) with the stream's line
-ending; JSON data comes back compact.
+ending; JSON data comes back compact, or with the stream's separators.
+
+Both parsers also keep, in ``texts``, each event's text as it arrived, so that no byte is
+lost: the blank lines and ignored lines before an event are part of its text, and those after
+the last event are added to the last one's. `keep_raw_where_needed` sets ``Event.raw`` from
+them only on the events that do not encode back to the same bytes: hardly any.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -33,6 +39,7 @@ __all__ = [
     "encode_event",
     "encode_events",
     "encode_line",
+    "keep_raw_where_needed",
     "parse_data",
 ]
 
@@ -45,6 +52,58 @@ _JSON_WHITESPACE = " \t\r\n"
 
 _decode_json = msgspec.json.decode
 _encode_json = msgspec.json.Encoder().encode
+
+COMPACT: tuple[str, str] = (",", ":")
+"""msgspec's item and key separators."""
+
+# A JSON string (escapes included) or a separator, in compact JSON.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[,:]')
+
+
+def json_encoder(separators: tuple[str, str] = COMPACT) -> Callable[[JSON], bytes]:
+    """An encoder writing JSON with these item and key separators (and no other whitespace).
+
+    Examples
+    --------
+    >>> json_encoder((", ", ": "))({"a": [1, 2], "b": "x,y:z"})
+    b'{"a": [1, 2], "b": "x,y:z"}'
+    """
+    if separators == COMPACT:
+        return _encode_json
+    item, key = separators[0].encode(), separators[1].encode()
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        token = match[0]
+        if token == b",":
+            return item
+        return key if token == b":" else token
+
+    def encode(value: JSON) -> bytes:
+        return _JSON_TOKEN.sub(replace, _encode_json(value))
+
+    return encode
+
+
+def guess_separators(text: str) -> tuple[str, str]:
+    """The separators a JSON text uses, going by its first ones outside strings.
+
+    Examples
+    --------
+    >>> guess_separators('{"a": [1,2]}'), guess_separators('{"a":1, "b":2}')
+    ((',', ': '), (', ', ':'))
+    """
+    found = {b",": ",", b":": ":"}
+    seen: set[bytes] = set()
+    data = text.encode()
+    for match in _JSON_TOKEN.finditer(data):
+        token = match[0]
+        if token in found and token not in seen:
+            seen.add(token)
+            end = match.end()
+            found[token] = token.decode() + (" " if data[end : end + 1] == b" " else "")
+            if len(seen) == 2:
+                break
+    return found[b","], found[b":"]
 
 
 def parse_data(text: str) -> JSON:
@@ -92,6 +151,8 @@ class EventParser:
         self._pending_cr = False  # the last chunk ended in CR; a LF starting the next is its pair
         self._eol_known = False
         self._first_line = True  # the only line that may start with a BOM
+        self.texts: list[str] = []  # each event's text as it arrived, in order
+        self._raw: list[bytes] = []  # the bytes of the block so far, line endings included
         self._reset_block()
 
     def _reset_block(self) -> None:
@@ -113,6 +174,7 @@ class EventParser:
                 if not self._eol_known:
                     self.eol = "\r\n"
                     self._eol_known = True
+                self._raw_lf()
                 data = data[1:]
                 if not data:
                     return []
@@ -133,11 +195,20 @@ class EventParser:
             self._buf = bytearray(data[last + 1 :])
         self._pending_cr = last == len(data) - 1 and data[last] == 0x0D
         events: list[Event] = []
-        for line in complete.splitlines():  # bytes.splitlines splits on CR, LF and CRLF only
-            event = self._line(line)
+        raw = self._raw
+        # bytes.splitlines splits on CR, LF and CRLF only
+        for ended in complete.splitlines(keepends=True):
+            raw.append(ended)
+            event = self._line(ended.rstrip(b"\r\n"))
             if event is not None:
                 events.append(event)
         return events
+
+    def _raw_lf(self) -> None:
+        if not self._raw and self.texts:  # the CR ended the block: the LF belongs to its event
+            self.texts[-1] += "\n"
+        else:
+            self._raw.append(b"\n")
 
     def flush(self) -> list[Event]:
         """End of stream: the event of an unterminated final block, if it has any content."""
@@ -146,9 +217,13 @@ class EventParser:
         if self._buf:
             line = bytes(self._buf)
             self._buf = bytearray()
+            self._raw.append(line)
             self._line(line)
         self.truncated = self._has_content
         event = self._dispatch()
+        if self._raw and self.texts:  # blank or ignored lines after the last event
+            self.texts[-1] += b"".join(self._raw).decode("utf-8", "replace")
+            self._raw.clear()
         return [] if event is None else [event]
 
     def _detect_eol(self, data: bytes) -> None:
@@ -207,26 +282,30 @@ class EventParser:
             data=parse_data("\n".join(self._data)) if self._data else None,
             retry=self._retry,
         )
+        self.texts.append(b"".join(self._raw).decode("utf-8", "replace"))
+        self._raw.clear()
         self._reset_block()
         return event
 
 
-def encode_event(event: Event, eol: str = "\n") -> bytes:
+def encode_event(event: Event, eol: str = "\n", separators: tuple[str, str] = COMPACT) -> bytes:
     """One event block, fields in the order comments, id, event, data, retry, then a blank line.
 
     Raises ``ValueError`` for a line ending other than LF, CRLF or CR, for a name, id or
     comment that contains a line break (it would split the block), or for data that cannot
-    be written as JSON.
+    be written as JSON. An event with ``raw`` is its ``raw`` text.
 
     Examples
     --------
     >>> encode_event(Event(event="done", data={"ok": True}), "\\r\\n")
     b'event: done\\r\\ndata: {"ok":true}\\r\\n\\r\\n'
     """
-    return encode_events([event], eol)[0][1]
+    return encode_events([event], eol, separators)[0][1]
 
 
-def encode_events(events: Sequence[Event], eol: str = "\n") -> list[tuple[int, bytes]]:
+def encode_events(
+    events: Sequence[Event], eol: str = "\n", separators: tuple[str, str] = COMPACT
+) -> list[tuple[int, bytes]]:
     """``(delay_ms, block)`` for each event, as `encode_event` writes it: what replay sends.
 
     Examples
@@ -240,11 +319,14 @@ def encode_events(events: Sequence[Event], eol: str = "\n") -> list[tuple[int, b
         )
     end = eol.encode()
     blank = end + end
-    encode_json = _encode_json
+    encode_json = json_encoder(separators)
     blocks: list[tuple[int, bytes]] = []
     append = blocks.append
     try:
         for event in events:
+            if event.raw is not None:
+                append((event.delay_ms, event.raw.encode()))
+                continue
             data = event.data
             # Fast paths for the blocks LLM streams are made of: a JSON object, with or
             # without an event name, and nothing else.
@@ -262,13 +344,13 @@ def encode_events(events: Sequence[Event], eol: str = "\n") -> list[tuple[int, b
                     block = b"event: " + name.encode() + end + b"data: " + encode_json(data) + blank
                     append((event.delay_ms, block))
                     continue
-            append((event.delay_ms, _encode_block(event, end)))
+            append((event.delay_ms, _encode_block(event, end, encode_json)))
     except (TypeError, RecursionError, msgspec.EncodeError) as err:
         raise ValueError(f"event {len(blocks)} cannot be written as SSE: {err}") from None
     return blocks
 
 
-def _encode_block(event: Event, end: bytes) -> bytes:
+def _encode_block(event: Event, end: bytes, encode_json: Callable[[JSON], bytes]) -> bytes:
     parts: list[bytes] = []
     for comment in event.comments:
         parts.append(b":" + _single_line("comment", comment) + end)
@@ -284,7 +366,7 @@ def _encode_block(event: Event, end: bytes) -> bytes:
             raise ValueError(f"event data {data!r} contains a CR; only LF may separate data lines")
         parts.extend(b"data: " + line.encode() + end for line in data.split("\n"))
     else:
-        parts.append(b"data: " + _encode_json(data) + end)
+        parts.append(b"data: " + encode_json(data) + end)
     if event.retry is not None:
         parts.append(b"retry: " + str(int(event.retry)).encode() + end)
     parts.append(end)
@@ -305,18 +387,22 @@ class LineParser:
 
     Lines end with LF; a CR before it stays part of the line (JSON parsing ignores it).
     ``final_newline`` is false after a ``flush()`` that found a last line without its LF.
+    ``texts`` holds each event's line as sent, after any blank lines before it.
 
     Examples
     --------
     >>> p = LineParser()
-    >>> p.feed(b'{"done": false}\\n{"do'), p.feed(b'ne": true}'), p.flush(), p.final_newline
-    ([Event(comments=[], id=None, event=None, data={'done': False}, retry=None, delay_ms=0)], [], \
-[Event(comments=[], id=None, event=None, data={'done': True}, retry=None, delay_ms=0)], False)
+    >>> [e.data for e in p.feed(b'{"done": false}\\n{"do')], p.feed(b'ne": true}')
+    ([{'done': False}], [])
+    >>> [e.data for e in p.flush()], p.texts, p.final_newline
+    ([{'done': True}], ['{"done": false}\\n', '{"done": true}'], False)
     """
 
     def __init__(self) -> None:
         self.final_newline = True
         self._buf = bytearray()
+        self.texts: list[str] = []
+        self._blank = b""  # blank lines since the last event
 
     def feed(self, chunk: bytes) -> list[Event]:
         """Parse ``chunk``; return one event per line it completed."""
@@ -331,39 +417,81 @@ class LineParser:
         else:
             complete = data[:last]
         self._buf = bytearray(data[last + 1 :])
-        return [
-            Event(data=parse_data(line.decode("utf-8", "replace")))
-            for line in complete.split(b"\n")
-            if line
-        ]
+        events: list[Event] = []
+        for line in complete.split(b"\n"):
+            if line:
+                events.append(self._event(self._blank + line + b"\n", line))
+                self._blank = b""
+            else:
+                self._blank += b"\n"
+        return events
+
+    def _event(self, raw: bytes, line: bytes) -> Event:
+        self.texts.append(raw.decode("utf-8", "replace"))
+        return Event(data=parse_data(line.decode("utf-8", "replace")))
 
     def flush(self) -> list[Event]:
         """End of stream: an event for a last line that had no LF."""
         if not self._buf:
+            if self._blank and self.texts:  # blank lines after the last event
+                self.texts[-1] += self._blank.decode()
+                self._blank = b""
             return []
         line = bytes(self._buf)
         self._buf = bytearray()
         self.final_newline = False
-        return [Event(data=parse_data(line.decode("utf-8", "replace")))]
+        event = self._event(self._blank + line, line)
+        self._blank = b""
+        return [event]
 
 
-def encode_line(event: Event) -> bytes:
-    """One NDJSON line with its LF: JSON data compact, text as it was.
+def encode_line(event: Event, separators: tuple[str, str] = COMPACT) -> bytes:
+    """One NDJSON line with its LF: JSON data compact (or with ``separators``), text as it was.
 
     Raises ``ValueError`` for text data that contains a LF (it would be two lines), or for
-    data that cannot be written as JSON.
+    data that cannot be written as JSON. An event with ``raw`` is its ``raw`` text.
 
     Examples
     --------
     >>> encode_line(Event(data={"done": True}))
     b'{"done":true}\\n'
     """
+    if event.raw is not None:
+        return event.raw.encode()
     data = event.data
     if isinstance(data, str):
         if "\n" in data:
             raise ValueError(f"NDJSON line {data!r} contains a LF")
         return data.encode() + b"\n"
     try:
-        return _encode_json(data) + b"\n"
+        return json_encoder(separators)(data) + b"\n"
     except (TypeError, RecursionError, msgspec.EncodeError) as err:
         raise ValueError(f"NDJSON line cannot be written as JSON: {err}") from None
+
+
+def keep_raw_where_needed(
+    events: Sequence[Event], texts: Sequence[str], encode: Callable[[Event], bytes]
+) -> int:
+    """Set each event's ``raw`` to its text where ``encode`` would not write that text back.
+
+    Returns how many events keep a ``raw``.
+
+    Examples
+    --------
+    >>> events = [Event(data={"a": 1}), Event(data={"a": 1})]
+    >>> keep_raw_where_needed(events, ['data: {"a":1}\\n\\n', 'data: {"a": 1}\\n\\n'], encode_event)
+    1
+    >>> [e.raw for e in events]
+    [None, 'data: {"a": 1}\\n\\n']
+    """
+    kept = 0
+    for event, raw in zip(events, texts, strict=True):
+        event.raw = None
+        try:
+            same = encode(event) == raw.encode()
+        except ValueError:
+            same = False
+        if not same:
+            event.raw = raw
+            kept += 1
+    return kept

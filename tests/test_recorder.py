@@ -38,7 +38,7 @@ def test_a_recorded_answer_is_replayed_from_plain_values(tmp_path: Path) -> None
     recorder.close()
     replay = Recorder(path, Options(mode="none")).decide("POST", URL, JSON_HEADERS, body("hi"))
     assert isinstance(replay, Replay)
-    assert (replay.status, replay.chunks, replay.error) == (200, [(0, b'{"answer":42}')], None)
+    assert (replay.status, replay.chunks, replay.error) == (200, [(0, b'{"answer": 42}')], None)
     assert replay.headers == [("content-type", "application/json")]
 
 

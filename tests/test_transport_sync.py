@@ -307,7 +307,7 @@ def test_the_cassette_is_pretty_stable_json(
 ) -> None:
     record(flavour, cassette_path, upstream, "a")
     first = cassette_path.read_bytes()
-    assert first.startswith(b'{\n  "version": 1,\n  "interactions": [\n')
+    assert first.startswith(b'{\n  "version": 2,\n  "interactions": [\n')
     assert json.loads(first)["interactions"][0]["request"]["api"] == "openai-chat"
     # Replaying rewrites nothing.
     with flavour.client(cassette_path, mode="none") as client:
