@@ -278,10 +278,12 @@ def build_body(
 
     Examples
     --------
-    >>> build_body("application/json", [(0.0, b'{"ok": true}')], stream_started=0.0)
-    Json(value={'ok': True})
+    >>> build_body("application/json", [(0.0, b'{"ok":true}')], stream_started=0.0)
+    Json(value={'ok': True}, indent=0, trailing='', raw=None)
+    >>> build_body("application/json", [(0.0, b'{"ok": 1e3}')], stream_started=0.0).raw
+    '{"ok": 1e3}'
     >>> build_body("text/event-stream", [(0.25, b"data: [DONE]\\n\\n")], stream_started=0.0).events
-    [Event(comments=[], id=None, event=None, data='[DONE]', retry=None, delay_ms=250)]
+    [Event(comments=[], id=None, event=None, data='[DONE]', retry=None, delay_ms=250, raw=None)]
     """
     data = b"".join(chunk for _, chunk in chunks)
     if not data:

@@ -138,9 +138,9 @@ class EventParser:
     --------
     >>> p = EventParser()
     >>> p.feed(b"event: ping\\r\\ndata: {}\\r\\n\\r")
-    [Event(comments=[], id=None, event='ping', data={}, retry=None, delay_ms=0)]
-    >>> p.feed(b"\\n: keep-alive\\r\\n"), p.flush(), p.eol
-    ([], [Event(comments=[' keep-alive'], id=None, event=None, data=None, retry=None, delay_ms=0)], '\\r\\n')
+    [Event(comments=[], id=None, event='ping', data={}, retry=None, delay_ms=0, raw=None)]
+    >>> [e.comments for e in p.feed(b"\\n: keep-alive\\r\\n") + p.flush()], p.eol, p.texts
+    ([[' keep-alive']], '\\r\\n', ['event: ping\\r\\ndata: {}\\r\\n\\r\\n', ': keep-alive\\r\\n'])
     """
 
     def __init__(self) -> None:
