@@ -22,6 +22,7 @@ WORKLOADS = (
     "replay-many",
     "agent-body",
     "stream",
+    "stream-first",
     "record-first-byte",
     "record",
     "load",

@@ -330,8 +330,41 @@ class RawJson(Body, tag="json"):
     raw: str | None = None
 
 
-class ReplayResponse(_Response[Empty | RawJson | Text | Sse | Ndjson | Binary]):
-    """A `RecordedResponse` decoded for replay: `Json` bodies are `RawJson`."""
+class RawEvent(Base):
+    """An `Event` as replay reads it: ``data`` left as the JSON text in the file.
+
+    Replay writes a JSON object or array straight from that text (compacted), without
+    building the value and encoding it again: the first replay of a stream costs about
+    what the bytes cost.
+    """
+
+    comments: list[str] = msgspec.field(default_factory=list)
+    id: str | None = None
+    event: str | None = None
+    data: msgspec.Raw = msgspec.Raw(b"null")
+    retry: int | None = None
+    delay_ms: int = 0
+    raw: str | None = None
+
+
+class RawSse(Body, tag="sse", kw_only=True):
+    """An `Sse` body as replay reads it (see `RawEvent`)."""
+
+    events: list[RawEvent]
+    eol: str = "\n"
+    separators: tuple[str, str] = (",", ":")
+
+
+class RawNdjson(Body, tag="ndjson", kw_only=True):
+    """An `Ndjson` body as replay reads it (see `RawEvent`)."""
+
+    events: list[RawEvent]
+    final_newline: bool = True
+    separators: tuple[str, str] = (",", ":")
+
+
+class ReplayResponse(_Response[Empty | RawJson | Text | RawSse | RawNdjson | Binary]):
+    """A `RecordedResponse` decoded for replay: JSON values stay JSON text (`RawJson`, `RawEvent`)."""
 
 
 class _Index(Base, kw_only=True):

@@ -18,7 +18,18 @@ from typing import Protocol
 
 import msgspec
 
-from ._cassette import Binary, Empty, Event, Json, Ndjson, RawJson, Sse, Text
+from ._cassette import (
+    Binary,
+    Empty,
+    Event,
+    Json,
+    Ndjson,
+    RawJson,
+    RawNdjson,
+    RawSse,
+    Sse,
+    Text,
+)
 from ._sse import (
     COMPACT,
     EventParser,
@@ -26,6 +37,8 @@ from ._sse import (
     encode_event,
     encode_events,
     encode_line,
+    encode_raw_events,
+    encode_raw_lines,
     guess_separators,
     keep_raw_where_needed,
 )
@@ -414,7 +427,7 @@ def _stamp(events: list[Event], offset: float, previous_ms: int) -> int:
     return max(now_ms, previous_ms)
 
 
-def render_body(body: AnyBody | RawJson) -> list[tuple[int, bytes]]:
+def render_body(body: AnyBody | RawJson | RawSse | RawNdjson) -> list[tuple[int, bytes]]:
     """The bytes to replay: ``(delay_ms, chunk)`` pairs.
 
     One chunk per event for `Sse` and `Ndjson`, with its original framing; a single chunk for
@@ -433,10 +446,12 @@ def render_body(body: AnyBody | RawJson) -> list[tuple[int, bytes]]:
             return encode_events(events, eol, separators)
         case Ndjson(events=events, final_newline=final_newline, separators=separators):
             rendered = [(event.delay_ms, encode_line(event, separators)) for event in events]
-            if rendered and not final_newline:
-                delay, last = rendered[-1]
-                rendered[-1] = (delay, last[:-1])
-            return rendered
+            return _without_final_newline(rendered) if not final_newline else rendered
+        case RawSse(events=raw_events, eol=eol, separators=separators):
+            return encode_raw_events(raw_events, eol, separators)
+        case RawNdjson(events=raw_events, final_newline=final_newline, separators=separators):
+            rendered = encode_raw_lines(raw_events, separators)
+            return _without_final_newline(rendered) if not final_newline else rendered
         case Json(value=value, indent=indent, trailing=trailing, raw=None):
             try:
                 compact = _encode_json(value)
@@ -454,6 +469,13 @@ def render_body(body: AnyBody | RawJson) -> list[tuple[int, bytes]]:
         case Empty():
             return []
     raise ValueError(f"cannot render {type(body).__name__}: not a response body")
+
+
+def _without_final_newline(rendered: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    if rendered:
+        delay, last = rendered[-1]
+        rendered[-1] = (delay, last[:-1])
+    return rendered
 
 
 def _laid_out(document: bytes | msgspec.Raw, indent: int, trailing: str) -> bytes:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from ._cassette import Event
+from ._cassette import Event, RawEvent
 from ._types import JSON
 
 __all__ = [
@@ -39,6 +39,8 @@ __all__ = [
     "encode_event",
     "encode_events",
     "encode_line",
+    "encode_raw_events",
+    "encode_raw_lines",
     "keep_raw_where_needed",
     "parse_data",
 ]
@@ -70,6 +72,14 @@ def json_encoder(separators: tuple[str, str] = COMPACT) -> Callable[[JSON], byte
     """
     if separators == COMPACT:
         return _encode_json
+    respace = _respacer(separators)
+    return lambda value: respace(_encode_json(value))
+
+
+def _respacer(separators: tuple[str, str]) -> Callable[[bytes], bytes]:
+    """Compact JSON text to the same text with these separators."""
+    if separators == COMPACT:
+        return bytes
     item, key = separators[0].encode(), separators[1].encode()
 
     def replace(match: re.Match[bytes]) -> bytes:
@@ -78,10 +88,30 @@ def json_encoder(separators: tuple[str, str] = COMPACT) -> Callable[[JSON], byte
             return item
         return key if token == b":" else token
 
-    def encode(value: JSON) -> bytes:
-        return _JSON_TOKEN.sub(replace, _encode_json(value))
+    return lambda text: _JSON_TOKEN.sub(replace, text)
 
-    return encode
+
+def _compact(data: msgspec.Raw) -> bytes:
+    """The JSON text of a `RawEvent`'s data, compact.
+
+    Format 2 writes every event on one compact line, so text without a line break is taken
+    as it is (a hand-edited line is sent as written); a version-1 file's pretty data is
+    compacted (``msgspec.json.format``, whitespace only).
+    """
+    text = bytes(data)
+    return msgspec.json.format(text, indent=-1) if b"\n" in text else text
+
+
+def _event_of(raw: RawEvent) -> Event:
+    """The `Event` a `RawEvent` stands for, its data decoded."""
+    return Event(
+        comments=raw.comments,
+        id=raw.id,
+        event=raw.event,
+        data=_decode_json(raw.data),
+        retry=raw.retry,
+        delay_ms=raw.delay_ms,
+    )
 
 
 def guess_separators(text: str) -> tuple[str, str]:
@@ -348,6 +378,82 @@ def encode_events(
     except (TypeError, RecursionError, msgspec.EncodeError) as err:
         raise ValueError(f"event {len(blocks)} cannot be written as SSE: {err}") from None
     return blocks
+
+
+def encode_raw_events(
+    events: Sequence[RawEvent], eol: str = "\n", separators: tuple[str, str] = COMPACT
+) -> list[tuple[int, bytes]]:
+    """`encode_events` for events as replay reads them: JSON data written from its text.
+
+    Examples
+    --------
+    >>> encode_raw_events([RawEvent(data=msgspec.Raw(b'{"n": 1}'), delay_ms=40)])
+    [(40, b'data: {"n": 1}\\n\\n')]
+    """
+    if eol not in EOLS:
+        raise ValueError(
+            f"{eol!r} is not a valid line ending. Valid line endings are: {_EOL_LIST}."
+        )
+    end = eol.encode()
+    blank = end + end
+    respace = _respacer(separators)
+    encode_json = json_encoder(separators)
+    blocks: list[tuple[int, bytes]] = []
+    append = blocks.append
+    try:
+        for event in events:
+            if event.raw is not None:
+                append((event.delay_ms, event.raw.encode()))
+                continue
+            data = _compact(event.data)
+            # The blocks LLM streams are made of: JSON data, maybe an event name, no more.
+            if (
+                data[:1] in b"{["
+                and data
+                and not event.comments
+                and event.id is None
+                and event.retry is None
+            ):
+                name = event.event
+                if name is None:
+                    append((event.delay_ms, b"data: " + respace(data) + blank))
+                    continue
+                if "\n" not in name and "\r" not in name:
+                    block = b"event: " + name.encode() + end + b"data: " + respace(data) + blank
+                    append((event.delay_ms, block))
+                    continue
+            append((event.delay_ms, _encode_block(_event_of(event), end, encode_json)))
+    except (TypeError, RecursionError, msgspec.DecodeError, msgspec.EncodeError) as err:
+        raise ValueError(f"event {len(blocks)} cannot be written as SSE: {err}") from None
+    return blocks
+
+
+def encode_raw_lines(
+    events: Sequence[RawEvent], separators: tuple[str, str] = COMPACT
+) -> list[tuple[int, bytes]]:
+    """`encode_line` for each event as replay reads it, with its delay.
+
+    Examples
+    --------
+    >>> encode_raw_lines([RawEvent(data=msgspec.Raw(b'{"done":true}'), delay_ms=3)])
+    [(3, b'{"done":true}\\n')]
+    """
+    respace = _respacer(separators)
+    lines: list[tuple[int, bytes]] = []
+    for event in events:
+        if event.raw is not None:
+            lines.append((event.delay_ms, event.raw.encode()))
+            continue
+        data = _compact(event.data)
+        if data[:1] in b"{[" and data:
+            lines.append((event.delay_ms, respace(data) + b"\n"))
+        else:
+            try:
+                line = encode_line(_event_of(event), separators)
+            except msgspec.DecodeError as err:
+                raise ValueError(f"NDJSON line cannot be written: {err}") from None
+            lines.append((event.delay_ms, line))
+    return lines
 
 
 def _encode_block(event: Event, end: bytes, encode_json: Callable[[JSON], bytes]) -> bytes:
