@@ -338,7 +338,7 @@ class RawEvent(Base):
     what the bytes cost.
     """
 
-    comments: list[str] = msgspec.field(default_factory=list)
+    comments: tuple[str, ...] = ()  # a tuple: no list built for each event
     id: str | None = None
     event: str | None = None
     data: msgspec.Raw = msgspec.Raw(b"null")

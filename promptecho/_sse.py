@@ -105,7 +105,7 @@ def _compact(data: msgspec.Raw) -> bytes:
 def _event_of(raw: RawEvent) -> Event:
     """The `Event` a `RawEvent` stands for, its data decoded."""
     return Event(
-        comments=raw.comments,
+        comments=list(raw.comments),
         id=raw.id,
         event=raw.event,
         data=_decode_json(raw.data),
@@ -396,16 +396,19 @@ def encode_raw_events(
         )
     end = eol.encode()
     blank = end + end
-    respace = _respacer(separators)
+    respace = None if separators == COMPACT else _respacer(separators)
     encode_json = json_encoder(separators)
     blocks: list[tuple[int, bytes]] = []
     append = blocks.append
+    format_json = msgspec.json.format
     try:
         for event in events:
             if event.raw is not None:
                 append((event.delay_ms, event.raw.encode()))
                 continue
-            data = _compact(event.data)
+            data = bytes(event.data)
+            if b"\n" in data:  # see _compact
+                data = format_json(data, indent=-1)
             # The blocks LLM streams are made of: JSON data, maybe an event name, no more.
             if (
                 data[:1] in b"{["
@@ -414,12 +417,14 @@ def encode_raw_events(
                 and event.id is None
                 and event.retry is None
             ):
+                if respace is not None:
+                    data = respace(data)
                 name = event.event
                 if name is None:
-                    append((event.delay_ms, b"data: " + respace(data) + blank))
+                    append((event.delay_ms, b"data: " + data + blank))
                     continue
                 if "\n" not in name and "\r" not in name:
-                    block = b"event: " + name.encode() + end + b"data: " + respace(data) + blank
+                    block = b"event: " + name.encode() + end + b"data: " + data + blank
                     append((event.delay_ms, block))
                     continue
             append((event.delay_ms, _encode_block(_event_of(event), end, encode_json)))
