@@ -157,7 +157,7 @@ def run(quick: bool) -> list[Row]:
     found, notes = contenders(traffic, calls)
     rows = measure(
         "replay",
-        f"{calls} POSTs over {N_DISTINCT} recordings, per call",
+        f"warm: {calls} POSTs over {N_DISTINCT} recordings, per call",
         found,
         reps,
         target="≤ 1.25x floor",

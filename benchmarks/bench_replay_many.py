@@ -41,7 +41,7 @@ def run(quick: bool) -> list[Row]:
             found = [c for c in found if not c.name.startswith("vcrpy")]
         got = measure(
             "replay-many",
-            f"{n} recordings, each replayed once, per call",
+            f"first replay: {n} recordings, each replayed once after a fresh load, per call",
             found,
             reps,
             target="≤ 1.25x floor",

@@ -146,7 +146,7 @@ def run(quick: bool) -> list[Row]:
         found.append(Contender(name, prepare, check, floor=kind == "floor", per=per))
     rows = measure(
         "stream",
-        "300 SSE events, httpx iter_lines(), per stream",
+        "warm: one 300-event stream replayed over and over, httpx iter_lines(), per stream",
         found,
         reps,
         target="≤ 1.2x floor",
@@ -222,7 +222,7 @@ def run(quick: bool) -> list[Row]:
     ]
     rows += measure(
         "stream",
-        "300 SSE events, openai SDK stream=True (httpx2), per stream",
+        "warm: one 300-event stream replayed over and over, openai SDK stream=True (httpx2), per stream",
         found2,
         reps,
         target="≤ 1.2x floor",
