@@ -65,7 +65,7 @@ t0 = time.perf_counter()
 obj = load()
 seconds = time.perf_counter() - t0
 peak = status("VmHWM")
-n = len(obj.interactions) if hasattr(obj, "interactions") else len(getattr(obj, "data", getattr(obj, "recorder", None) and obj.recorder._entries or []))
+n = len(obj.interactions) if hasattr(obj, "interactions") else len(getattr(obj, "data", getattr(obj, "recorder", None) and obj.recorder._index.entries or []))
 print(json.dumps({"seconds": seconds, "growth": max(peak - before, 0), "n": n}))
 """
 

@@ -38,6 +38,24 @@ class _Events(httpx.SyncByteStream):
         yield from self._events
 
 
+# The httpx contenders of a stream workload: (name, kind); the floor's kind is "floor".
+KINDS = [
+    ("httpx.MockTransport, 1 chunk/event", "floor"),
+    ("promptecho", "promptecho"),
+    ("vcrpy (body match)", "vcrpy"),
+    ("cassetter (body match)", "cassetter"),
+]
+
+
+def contenders(make, per):
+    """One `Contender` per kind of `KINDS`; ``make(kind)`` returns (prepare, check)."""
+    found = []
+    for name, kind in KINDS:
+        prepare, check = make(kind)
+        found.append(Contender(name, prepare, check, floor=kind == "floor", per=per))
+    return found
+
+
 def _expected_lines(events):
     return [line for e in events for line in e.decode().split("\n") if line]
 
@@ -135,15 +153,7 @@ def run(quick: bool) -> list[Row]:
 
         return prepare, check
 
-    found = []
-    for name, kind in [
-        ("httpx.MockTransport, 1 chunk/event", "floor"),
-        ("promptecho", "promptecho"),
-        ("vcrpy (body match)", "vcrpy"),
-        ("cassetter (body match)", "cassetter"),
-    ]:
-        prepare, check = make(kind)
-        found.append(Contender(name, prepare, check, floor=kind == "floor", per=per))
+    found = contenders(make, per)
     rows = measure(
         "stream",
         "warm: one 300-event stream replayed over and over, httpx iter_lines(), per stream",

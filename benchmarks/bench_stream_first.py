@@ -24,8 +24,8 @@ import httpx
 
 from . import _fixtures as fx
 from . import generate
-from ._harness import Contender, Row, WrongAnswer, bench_main, cache_dir, measure
-from .bench_stream import _Events, _expected_lines
+from ._harness import Row, WrongAnswer, bench_main, cache_dir, measure
+from .bench_stream import _Events, _expected_lines, contenders
 
 
 def run(quick: bool) -> list[Row]:
@@ -122,15 +122,7 @@ def run(quick: bool) -> list[Row]:
 
         return prepare, check
 
-    found = []
-    for name, kind in [
-        ("httpx.MockTransport, 1 chunk/event", "floor"),
-        ("promptecho", "promptecho"),
-        ("vcrpy (body match)", "vcrpy"),
-        ("cassetter (body match)", "cassetter"),
-    ]:
-        prepare, check = make(kind)
-        found.append(Contender(name, prepare, check, floor=kind == "floor", per=n))  # type: ignore[arg-type]
+    found = contenders(make, n)
     rows = measure(
         "stream-first",
         f"{n} streams of 300 SSE events, each replayed once after a fresh load, iter_lines(), per stream",

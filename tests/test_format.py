@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -48,6 +49,15 @@ def events_of(data: bytes) -> list[tuple[str | None, object]]:
     return [(e.event, e.data) for e in parser.feed(data) + parser.flush()]
 
 
+def post(client: Any, url: str, body: object) -> tuple[int, bytes]:
+    """POST ``body`` as JSON; the status and the whole body as the client read it."""
+    response = client.send(client.build_request("POST", url, json=body), stream=True)
+    try:
+        return response.status_code, b"".join(response.iter_bytes())
+    finally:
+        response.close()
+
+
 def one_interaction(body: Sse | Ndjson | Json | Binary) -> Cassette:
     return Cassette(
         version=FORMAT_VERSION,
@@ -84,12 +94,7 @@ def test_a_version_1_file_replays_every_answer(flavour: Flavour) -> None:
             }
             if not sample.endswith(".json"):
                 body["stream"] = True
-            request = client.build_request("POST", url, json=body)
-            response = client.send(request, stream=True)
-            try:
-                replayed = b"".join(response.iter_bytes())
-            finally:
-                response.close()
+            _, replayed = post(client, url, body)
             sent = (WIRE / sample).read_bytes()
             if sample.endswith(".json"):
                 assert json.loads(replayed) == json.loads(sent)
@@ -105,13 +110,8 @@ def test_the_demo_cassette_of_version_1_replays(flavour: Flavour) -> None:
     url = Cassette.load(path).interactions[0].request.url
     with flavour.client(path, mode="none") as client:
         for kind, body in _CALLS:
-            request = client.build_request("POST", url, json=body)
-            response = client.send(request, stream=True)
-            try:
-                data = b"".join(response.iter_bytes())
-            finally:
-                response.close()
-            assert response.status_code == 200
+            status, data = post(client, url, body)
+            assert status == 200
             if kind == "stream":
                 assert [d for _, d in events_of(data)][-1] == "[DONE]"
             else:
