@@ -92,22 +92,30 @@ class ReplayChunks:
         self._timing = timing
 
     def __iter__(self) -> Iterator[bytes]:
-        for delay_ms, chunk in self._replay.chunks:
-            pause = _delay_seconds(delay_ms, self._timing)
-            if pause:
-                time.sleep(pause)
-            yield chunk
+        if self._timing is None:  # as fast as possible: no per-chunk arithmetic
+            for _, chunk in self._replay.chunks:
+                yield chunk
+        else:
+            for delay_ms, chunk in self._replay.chunks:
+                pause = _delay_seconds(delay_ms, self._timing)
+                if pause:
+                    time.sleep(pause)
+                yield chunk
         if self._replay.error is not None:
             _raise_failure(self._http, self._replay.error)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for delay_ms, chunk in self._replay.chunks:
-            pause = _delay_seconds(delay_ms, self._timing)
-            if pause:
-                import asyncio  # only async replays with timing need it: keep imports light
+        if self._timing is None:
+            for _, chunk in self._replay.chunks:
+                yield chunk
+        else:
+            import asyncio  # only async replays with timing need it: keep imports light
 
-                await asyncio.sleep(pause)
-            yield chunk
+            for delay_ms, chunk in self._replay.chunks:
+                pause = _delay_seconds(delay_ms, self._timing)
+                if pause:
+                    await asyncio.sleep(pause)
+                yield chunk
         if self._replay.error is not None:
             _raise_failure(self._http, self._replay.error)
 
