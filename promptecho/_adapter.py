@@ -172,11 +172,12 @@ class _Tee:
         failure = None
         if error is not None:
             failure = Failure(type=type(error).__name__, message=str(error))
+        chunks, self._chunks = self._chunks, []  # the copy is the recorder's now, not ours
         self._recorder.complete(
             self._record,
             self._status,
             self._headers.multi_items(),
-            self._chunks,
+            chunks,
             started=self._started,
             error=failure,
         )

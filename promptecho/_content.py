@@ -60,6 +60,7 @@ _BINARY_TYPES = frozenset(
     }
 )
 _BINARY_FAMILIES = ("image/", "audio/", "video/", "font/")
+_STREAM_TYPES = _NDJSON_TYPES | {"text/event-stream"}
 
 _decode_json = msgspec.json.decode
 _encode_json = msgspec.json.Encoder().encode
@@ -415,6 +416,10 @@ def build_body(
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return Binary(data=data)
+    if media_type in _STREAM_TYPES and _too_many_lines(data):
+        # Kept as text: it replays the same bytes, in one chunk and without its timing, at a
+        # cost of about its size, where an object per event costs far more than tiny events.
+        return Text(text=text)
     if media_type == "text/event-stream":
         sse = EventParser()
         events = _timed_events(sse.feed, sse.flush, chunks, stream_started)
@@ -435,6 +440,16 @@ def build_body(
         except (msgspec.DecodeError, RecursionError):
             pass
     return Text(text=text)
+
+
+MANY_LINES = 10_000
+"""A stream of more lines than this, averaging under `SMALL_LINE` bytes, is stored as `Text`."""
+SMALL_LINE = 128
+
+
+def _too_many_lines(data: bytes) -> bool:
+    lines = data.count(b"\n") + data.count(b"\r")  # CR or CRLF ends SSE lines too: an upper bound
+    return lines > MANY_LINES and len(data) < lines * SMALL_LINE
 
 
 def _timed_events(

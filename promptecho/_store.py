@@ -218,7 +218,9 @@ def _append_whole(file: str, path: Path, data: bytes, *, fsync: bool) -> None:
         try:
             written = os.write(fd, data)
             if written != len(data):
-                raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes written")
+                raise OSError(
+                    errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({written} of {len(data)} bytes)"
+                )
             if fsync:
                 os.fsync(fd)
         except OSError as err:
@@ -269,6 +271,7 @@ def _scan(
     if not data:
         return [], []
     lines = data.split(b"\n")
+    del data  # the lines are a copy: a large journal is not held twice
     last = lines.pop()  # b"" when the journal ends with a newline
     good: list[bytes] = []
     damaged: list[_Damaged] = []
