@@ -136,6 +136,7 @@ def test_a_writer_killed_inside_its_append_costs_a_live_writer_no_line(
     cassette_path: Path, live: FakeUpstream, tmp_path: Path
 ) -> None:
     cassette_path.parent.mkdir(parents=True)
+    live_writer = httpx.Client(base_url=live.url, transport=EchoTransport(cassette_path))
     script = tmp_path / "torn.py"
     script.write_text(_TORN_WRITER)
     child = subprocess.Popen(
@@ -147,11 +148,10 @@ def test_a_writer_killed_inside_its_append_costs_a_live_writer_no_line(
     child.wait(timeout=BOUNDED)
     child.stdout.close()
 
-    with httpx.Client(base_url=live.url, transport=EchoTransport(cassette_path)) as client:
-        _ask(client, "alive 1")
-        _ask(client, "alive 2")
-        with pytest.warns(RuntimeWarning, match="line 1 of .* could not be read"):
-            client.close()  # folds
+    _ask(live_writer, "alive 1")  # appended after the torn line, not glued to it
+    _ask(live_writer, "alive 2")
+    with pytest.warns(RuntimeWarning, match="line 1 of .* could not be read"):
+        live_writer.close()  # folds
     assert _in_file(cassette_path) == ["alive 1", "alive 2"]  # used to be []
     assert damaged_path(cassette_path).read_bytes().startswith(b'{"request":{"method":"POST"')
 
