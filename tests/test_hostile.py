@@ -26,7 +26,7 @@ import pytest
 from promptecho import Cassette
 from promptecho._cassette import Ndjson, Text
 from promptecho._content import DRAIN_BYTES, MANY_LINES
-from promptecho._recorder import MAX_RECORDED_BODY
+from promptecho._keeper import MAX_RECORDED_BODY
 from promptecho._store import journal_path
 from promptecho.testing import FakeUpstream, Reply, Seen
 
