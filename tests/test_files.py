@@ -57,6 +57,12 @@ def _ask(client: httpx.Client, text: str) -> None:
     assert client.post("/v1/chat/completions", json=chat(text)).status_code == 200
 
 
+def _record(cassette: Path, live: FakeUpstream, *texts: str, mode: str = "once") -> None:
+    with httpx.Client(base_url=live.url, transport=EchoTransport(cassette, mode=mode)) as client:
+        for text in texts:
+            _ask(client, text)
+
+
 @pytest.fixture
 def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A temporary directory of this test's own, so its lock folder is the test's alone."""
@@ -160,8 +166,7 @@ def test_a_full_disk_fails_the_recording_call_and_leaves_the_cassette_whole(
     small_disk: Path, live: FakeUpstream
 ) -> None:
     cassette = small_disk / "test.json"
-    with httpx.Client(base_url=live.url, transport=EchoTransport(cassette)) as client:
-        _ask(client, "kept")
+    _record(cassette, live, "kept")
     before = cassette.read_bytes()
     free = os.statvfs(small_disk)
     (small_disk / "filler").write_bytes(bytes(free.f_bavail * free.f_frsize - 32 * 1024))
@@ -374,9 +379,7 @@ def test_a_lock_folder_planted_by_another_user_is_refused_naming_it(
 
 def _journal_only(cassette: Path, live: FakeUpstream, *texts: str) -> None:
     """A cassette whose recordings are still in its journal (a run killed before close)."""
-    with httpx.Client(base_url=live.url, transport=EchoTransport(cassette)) as client:
-        for text in texts:
-            _ask(client, text)
+    _record(cassette, live, *texts)
     data = Cassette.load(cassette).interactions
     cassette.unlink()
     journal_path(cassette).write_bytes(b"".join(encode_interaction(i) + b"\n" for i in data))
@@ -402,11 +405,9 @@ def test_mode_none_replays_a_leftover_journal_from_a_read_only_checkout(
     small_disk: Path, live: FakeUpstream
 ) -> None:
     cassette = small_disk / "test.json"
-    with httpx.Client(base_url=live.url, transport=EchoTransport(cassette)) as client:
-        _ask(client, "folded")
+    _record(cassette, live, "folded")
     folded = Cassette.load(cassette)
-    with httpx.Client(base_url=live.url, transport=EchoTransport(cassette, mode="all")) as client:
-        _ask(client, "in the journal")
+    _record(cassette, live, "in the journal", mode="all")
     journal = encode_interaction(Cassette.load(cassette).interactions[0]) + b"\n"
     folded.save(cassette)
     journal_path(cassette).write_bytes(journal)
