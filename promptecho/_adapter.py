@@ -12,13 +12,22 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, Self, TypeVar, cast
 
 from ._cassette import Failure, Interaction
+from ._content import DRAIN_BYTES, DRAIN_SECONDS, DecodedSize, drain_cut
 from ._errors import CassetteError, CassetteMiss, Drift, Verification
 from ._options import Options, split_options
 from ._recorder import Record, Recorder, Replay
@@ -147,12 +156,13 @@ class _Tee:
         self._headers = headers
         self._started = started
         self._chunks: list[tuple[float, bytes]] = []
-        self._size = 0
+        self._size = 0  # decoded bytes: what a compressed body inflates to is what counts
+        self._measure = DecodedSize(headers.get("content-encoding"))
         self._done = False
         unfinished.add(self)
 
     def _keep(self, chunk: bytes) -> None:
-        self._size += len(chunk)
+        self._size += self._measure(chunk)
         try:
             self._recorder.admit(self._record, self._size)
         except CassetteError:
@@ -170,14 +180,22 @@ class _Tee:
         failure = None
         if error is not None:
             failure = Failure(type=type(error).__name__, message=str(error))
+        chunks, self._chunks = self._chunks, []  # the copy is the recorder's now, not ours
         self._recorder.complete(
             self._record,
             self._status,
             self._headers.multi_items(),
-            self._chunks,
+            chunks,
             started=self._started,
             error=failure,
         )
+
+    def _drain_spent(self, deadline: float, budget: int) -> bool:
+        """Whether draining a stream the caller closed early must stop (and so record the cut)."""
+        if time.monotonic() < deadline and self._size < budget:
+            return False
+        self._finish(drain_cut(self._recorder.path, self._size, DRAIN_SECONDS, DRAIN_BYTES))
+        return True
 
 
 class SyncRecordingTee(_Tee):
@@ -207,12 +225,15 @@ class SyncRecordingTee(_Tee):
         self._finish()
 
     def close(self) -> None:
-        # Closed early: read the rest so the cassette holds the whole response.
+        # Closed early: read the rest so the cassette holds the whole response, within a
+        # bound (see `drain_cut`).
         try:
             if not self._done:
+                deadline, budget = time.monotonic() + DRAIN_SECONDS, self._size + DRAIN_BYTES
                 with contextlib.suppress(self._http.TransportError):
                     for _ in self._pull():
-                        pass
+                        if self._drain_spent(deadline, budget):
+                            break
         finally:
             close = getattr(self._inner, "close", None)
             if close is not None:
@@ -230,7 +251,7 @@ class AsyncRecordingTee(_Tee):
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._pull()
 
-    async def _pull(self) -> AsyncIterator[bytes]:
+    async def _pull(self) -> AsyncGenerator[bytes, None]:
         try:
             async for chunk in self._chunks_in:
                 self._keep(chunk)
@@ -243,9 +264,13 @@ class AsyncRecordingTee(_Tee):
     async def aclose(self) -> None:
         try:
             if not self._done:
+                deadline, budget = time.monotonic() + DRAIN_SECONDS, self._size + DRAIN_BYTES
                 with contextlib.suppress(self._http.TransportError):
-                    async for _ in self._pull():
-                        pass
+                    rest = self._pull()
+                    async for _ in rest:
+                        if self._drain_spent(deadline, budget):
+                            await rest.aclose()
+                            break
         finally:
             aclose = getattr(self._inner, "aclose", None)
             if aclose is not None:

@@ -273,8 +273,14 @@ class Cassette(Base, kw_only=True):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Cassette:
-        """Read and validate a cassette; raise `CassetteError` naming the file and the problem."""
-        data = read_if_exists(path)
+        """Read and validate a cassette; raise `CassetteError` naming the file and the problem.
+
+        What a transport would replay: the file plus the readable lines of a journal that a
+        killed (or still running) recording left beside it. Nothing is written.
+        """
+        from ._store import read_merged  # _store builds on this module
+
+        data = read_merged(path)
         if data is None:
             raise CassetteError(Path(path), f"cannot be read: {os.strerror(errno.ENOENT)}")
         return cls.from_bytes(data, path)
@@ -432,12 +438,18 @@ def read_if_exists(path: str | os.PathLike[str]) -> bytes | None:
         raise CassetteError(Path(path), f"cannot be read: {err.strerror or err}") from None
 
 
-def write_atomically(path: Path, data: bytes, *, fsync: bool = False) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old file or the new, never a mix."""
+def write_atomically(path: Path, data: bytes, *, fsync: bool = False, tag: str = "") -> None:
+    """Replace ``path`` with ``data`` so that readers see the old file or the new, never a mix.
+
+    The temporary file is ``.<name>.<pid>.<random>[.<tag>].tmp``, created with ``O_EXCL``
+    (never through a symlink); a fold tags its own so that the next fold can tell one a
+    killed fold left (see `_store`).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     # (tempfile.mkstemp does this too, but importing tempfile costs more than this line.)
-    tmp = str(path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp"))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    suffix = f".{tag}.tmp" if tag else ".tmp"
+    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}{suffix}"))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -450,6 +462,9 @@ def write_atomically(path: Path, data: bytes, *, fsync: bool = False) -> None:
         raise
     if fsync:
         _fsync_dir(path.parent)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -474,8 +489,7 @@ def _decode(decoder: msgspec.json.Decoder[_C], data: bytes, path: str | os.PathL
         raise CassetteError(path, f"is not valid JSON ({err})") from None
     except RecursionError:
         raise CassetteError(path, "is nested too deeply to be a cassette") from None
-    if cassette.version > FORMAT_VERSION:
-        raise _newer(path, cassette.version)
+    _check_known(path, cassette.version)
     return cassette
 
 
@@ -486,8 +500,18 @@ def _check_version(data: bytes, path: str | os.PathLike[str]) -> None:
         raise CassetteError(path, f"is not a promptecho cassette ({err})") from None
     except (msgspec.DecodeError, RecursionError):
         return  # not JSON at all: the caller says so
-    if header.version > FORMAT_VERSION:
-        raise _newer(path, header.version)
+    _check_known(path, header.version)
+
+
+def _check_known(path: str | os.PathLike[str], version: int) -> None:
+    if version < 1:
+        raise CassetteError(
+            path,
+            f"has format version {version}, which no promptecho writes (versions start at 1): "
+            "the file is damaged or was not written by promptecho",
+        )
+    if version > FORMAT_VERSION:
+        raise _newer(path, version)
 
 
 def _newer(path: str | os.PathLike[str], version: int) -> CassetteError:

@@ -27,6 +27,7 @@ from ._errors import CassetteError
 from ._index import Key, endpoint, key_of
 from ._match import describe, diff, select
 from ._playlog import Plays
+from ._store import has_journal, journal_path
 from ._types import JSON
 
 __all__ = ["main"]
@@ -384,7 +385,7 @@ def _check(args: argparse.Namespace, out: _Out) -> int:
     for path in args.paths:
         if path.is_dir():
             files += sorted(_cassettes_in(path))
-        elif path.exists():
+        elif path.exists() or has_journal(path):  # a journal alone: what a run left before close
             files.append(path)
         else:
             raise _Usage(f"{path}: no such file or folder")
@@ -460,8 +461,8 @@ def check_files(
     for file in files:
         name = str(file)
         try:
-            size = file.stat().st_size
-            cassette = Cassette.load(file)
+            cassette = Cassette.load(file)  # the file and its journal's lines, as replayed
+            size = sum(f.stat().st_size for f in (file, journal_path(file)) if f.exists())
         except (CassetteError, OSError) as err:
             findings.append(Finding(name, "$", "invalid", str(err)))
             continue

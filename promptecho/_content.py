@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import importlib
 import math
+import warnings
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Protocol
 
@@ -44,7 +45,18 @@ from ._sse import (
 )
 from ._types import JSON
 
-__all__ = ["IncrementalDecoder", "build_body", "render_body", "supports_encoding"]
+__all__ = [
+    "DRAIN_BYTES",
+    "DRAIN_SECONDS",
+    "PIECE",
+    "DecodedSize",
+    "IncrementalDecoder",
+    "StreamCut",
+    "build_body",
+    "drain_cut",
+    "render_body",
+    "supports_encoding",
+]
 
 AnyBody = Empty | Json | Text | Sse | Ndjson | Binary
 
@@ -71,13 +83,20 @@ _BINARY_TYPES = frozenset(
     }
 )
 _BINARY_FAMILIES = ("image/", "audio/", "video/", "font/")
+_STREAM_TYPES = _NDJSON_TYPES | {"text/event-stream"}
 
 _decode_json = msgspec.json.decode
 _encode_json = msgspec.json.Encoder().encode
 
 
+PIECE = 1 << 20
+"""Bytes of decoded output produced at a time: a small body that inflates to gigabytes
+is counted (and refused) piece by piece, never held whole."""
+
+
 class _Decompressor(Protocol):
-    def decode(self, chunk: bytes) -> bytes: ...
+    def feed(self, chunk: bytes) -> None: ...
+    def read(self, limit: int) -> bytes: ...
     def flush(self) -> bytes: ...
 
 
@@ -86,8 +105,12 @@ class IncrementalDecoder:
 
     Knows ``identity``, ``gzip`` (``x-gzip``, several members in a row), ``deflate`` (zlib
     wrapped or raw), and ``br`` / ``zstd`` when the optional ``brotli`` (or ``brotlicffi``) /
-    ``zstandard`` module imports. A list such as ``"deflate, gzip"`` is undone right to left.
-    Raises ``ValueError`` for an encoding it cannot undo, and for corrupt data.
+    ``zstandard`` module imports. A list such as ``"deflate, gzip"`` (or the same header
+    sent twice, joined so) is undone right to left, every step of it. Raises ``ValueError``
+    for an encoding it cannot undo, and for corrupt data.
+
+    gzip and deflate decode at most `PIECE` bytes at a time (`pieces`, `count`): what a
+    compressed chunk inflates to is never built whole unless asked for (`decode`).
 
     Examples
     --------
@@ -96,6 +119,8 @@ class IncrementalDecoder:
     >>> data = gzip.compress(b"data: {}\\n\\n")
     >>> decoder.decode(data[:5]) + decoder.decode(data[5:]) + decoder.flush()
     b'data: {}\\n\\n'
+    >>> IncrementalDecoder("gzip, gzip").count(gzip.compress(gzip.compress(bytes(10**7))))
+    10000000
     """
 
     def __init__(self, content_encoding: str | None) -> None:
@@ -104,18 +129,45 @@ class IncrementalDecoder:
         # Encodings apply in the order listed, so they come off in reverse.
         self._stages = [_decompressor(n) for n in reversed(names) if n and n != "identity"]
 
+    def pieces(self, chunk: bytes) -> Iterator[bytes]:
+        """The decoded bytes ``chunk`` makes available, at most `PIECE` bytes at a time."""
+        if not self._stages:
+            if chunk:
+                yield bytes(chunk)
+            return
+        self._stages[0].feed(bytes(chunk))
+        while piece := self._pull(len(self._stages) - 1):
+            yield piece
+
+    def _pull(self, n: int) -> bytes:
+        # Up to PIECE bytes out of stage n, feeding it from stage n - 1 as it runs dry.
+        stage = self._stages[n]
+        while not (out := stage.read(PIECE)) and n:
+            upstream = self._pull(n - 1)
+            if not upstream:
+                break
+            stage.feed(upstream)
+        return out
+
     def decode(self, chunk: bytes) -> bytes:
         """The decoded bytes that ``chunk`` makes available (possibly none)."""
-        data = bytes(chunk)
-        for stage in self._stages:
-            data = stage.decode(data)
-        return data
+        return b"".join(self.pieces(chunk))
+
+    def count(self, chunk: bytes) -> int:
+        """How many decoded bytes ``chunk`` makes available, without keeping them."""
+        return sum(map(len, self.pieces(chunk)))
 
     def flush(self) -> bytes:
         """Whatever is still held back at the end of the body."""
         data = b""
         for stage in self._stages:
-            data = stage.decode(data) + stage.flush() if data else stage.flush()
+            if data:
+                stage.feed(data)
+            parts = []
+            while part := stage.read(PIECE):
+                parts.append(part)
+            parts.append(stage.flush())
+            data = b"".join(parts)
         return data
 
 
@@ -134,6 +186,64 @@ def supports_encoding(content_encoding: str | None) -> bool:
     return True
 
 
+class DecodedSize:
+    """Counts the decoded bytes of a body as its wire chunks arrive (a call per chunk).
+
+    What is refused past `MAX_RECORDED_BODY` is what a body decodes to, counted a `PIECE`
+    at a time, so a small compressed body that inflates to gigabytes is refused before it
+    costs the memory. A body that cannot be decoded counts its wire bytes (it is kept so).
+
+    Examples
+    --------
+    >>> import gzip
+    >>> size = DecodedSize("gzip")
+    >>> size(gzip.compress(bytes(10**6)))
+    1000000
+    """
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self, content_encoding: str | None) -> None:
+        try:
+            self._decoder: IncrementalDecoder | None = IncrementalDecoder(content_encoding)
+        except ValueError:
+            self._decoder = None
+
+    def __call__(self, chunk: bytes) -> int:
+        if self._decoder is not None:
+            try:
+                return self._decoder.count(chunk)
+            except ValueError:  # corrupt: recording keeps the wire bytes, so count those
+                self._decoder = None
+        return len(chunk)
+
+
+DRAIN_SECONDS = 2.0
+"""How long closing a recorded stream the caller left unfinished reads on to record it."""
+DRAIN_BYTES = 4 * 1024 * 1024
+"""How many more (decoded) bytes it reads at most."""
+
+
+class StreamCut(Exception):
+    """Recorded as the `Failure` of a stream whose drain was cut short (replay raises it as
+    the flavour's ``TransportError``, where the recording stopped)."""
+
+
+def drain_cut(cassette: object, size: int, seconds: float, limit: int) -> StreamCut:
+    """The failure to record for a stream closed early and not drained to its end, warned.
+
+    Choice: record what arrived and how it ended (this failure), not nothing: a test that
+    closed the stream early replays the part it read, exactly as before.
+    """
+    message = (
+        f"promptecho stopped reading this stream after {size} bytes: the caller closed it "
+        f"early, and draining the rest to record it passed the bound ({seconds:g} s or "
+        f"{limit} more bytes). The recording ends here."
+    )
+    warnings.warn(f"{cassette}: {message}", RuntimeWarning, stacklevel=4)
+    return StreamCut(message)
+
+
 def _decompressor(name: str) -> _Decompressor:
     if name in ("gzip", "x-gzip"):
         return _Gzip()
@@ -149,56 +259,72 @@ def _decompressor(name: str) -> _Decompressor:
     )
 
 
-class _Gzip:
-    def __init__(self) -> None:
-        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+class _Zlib:
+    """zlib's decompressor, fed whole chunks and read a bounded piece at a time."""
 
-    def decode(self, chunk: bytes) -> bytes:
-        out = []
-        while chunk:
-            try:
-                out.append(self._z.decompress(chunk))
-            except zlib.error as err:
-                raise ValueError(f"invalid gzip data: {err}") from None
-            if not self._z.eof:
-                break
-            chunk = self._z.unused_data  # another gzip member follows
-            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        return b"".join(out)
+    def __init__(self, wbits: int) -> None:
+        self._wbits = wbits
+        self._z = zlib.decompressobj(wbits)
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self._pending = self._pending + chunk if self._pending else chunk
+
+    def read(self, limit: int) -> bytes:
+        out = b""
+        while self._pending and not out:
+            out = self._decompress(self._pending, limit)
+            self._pending = self._z.unconsumed_tail
+            if self._z.eof:
+                self._pending = self._next_member(self._z.unused_data)
+        return out
+
+    def _decompress(self, data: bytes, limit: int) -> bytes:
+        try:
+            return self._z.decompress(data, limit)
+        except zlib.error as err:
+            raise ValueError(f"invalid {self._name} data: {err}") from None
+
+    def _next_member(self, unused: bytes) -> bytes:
+        return b""  # deflate: bytes after the end are ignored, as zlib does
+
+    _name = "deflate"
 
     def flush(self) -> bytes:
         return self._z.flush()  # a body cut short yields what arrived, without raising
 
 
-class _Deflate:
+class _Gzip(_Zlib):
+    _name = "gzip"
+
+    def __init__(self) -> None:
+        super().__init__(16 + zlib.MAX_WBITS)
+
+    def _next_member(self, unused: bytes) -> bytes:
+        self._z = zlib.decompressobj(self._wbits)  # another gzip member may follow
+        return unused
+
+
+class _Deflate(_Zlib):
     """HTTP "deflate" is meant to be zlib-wrapped, but some servers send raw deflate."""
 
     def __init__(self) -> None:
-        self._z = zlib.decompressobj()
+        super().__init__(zlib.MAX_WBITS)
         self._head: bytes | None = b""  # input kept until zlib has checked its 2-byte header
 
-    def decode(self, chunk: bytes) -> bytes:
+    def _decompress(self, data: bytes, limit: int) -> bytes:
         if self._head is None:
-            return self._decode(chunk)
-        self._head += chunk
+            return super()._decompress(data, limit)
+        self._head += data
         try:
-            out = self._z.decompress(chunk)
+            out = self._z.decompress(data, limit)
         except zlib.error:  # no zlib header: start again as raw deflate
             self._z = zlib.decompressobj(-zlib.MAX_WBITS)
             head, self._head = self._head, None
-            return self._decode(head)
+            return super()._decompress(head, limit)
         if len(self._head) >= 2:
             self._head = None
         return out
-
-    def _decode(self, chunk: bytes) -> bytes:
-        try:
-            return self._z.decompress(chunk)
-        except zlib.error as err:
-            raise ValueError(f"invalid deflate data: {err}") from None
-
-    def flush(self) -> bytes:
-        return self._z.flush()
 
 
 def _optional_module(*names: str) -> ModuleType | None:
@@ -234,14 +360,18 @@ class _Brotli:
     def __init__(self, module: ModuleType) -> None:
         self._d = module.Decompressor()
         self._error: type[Exception] = module.error
+        self._out = b""  # decoded whole, chunk by chunk: brotli has no output bound here
 
-    def decode(self, chunk: bytes) -> bytes:
-        if not chunk:
-            return b""
-        try:
-            return bytes(self._d.process(chunk))
-        except self._error as err:
-            raise ValueError(f"invalid br data: {err}") from None
+    def feed(self, chunk: bytes) -> None:
+        if chunk:
+            try:
+                self._out += bytes(self._d.process(chunk))
+            except self._error as err:
+                raise ValueError(f"invalid br data: {err}") from None
+
+    def read(self, limit: int) -> bytes:
+        out, self._out = self._out, b""
+        return out
 
     def flush(self) -> bytes:
         return b""
@@ -252,10 +382,17 @@ class _Zstd:
         self._module = module
         self._d = module.ZstdDecompressor().decompressobj()
         self._error: type[Exception] = module.ZstdError
+        self._out = b""  # decoded whole, chunk by chunk: zstandard has no output bound here
 
-    def decode(self, chunk: bytes) -> bytes:
-        if not chunk:
-            return b""
+    def feed(self, chunk: bytes) -> None:
+        if chunk:
+            self._out += self._decode(chunk)
+
+    def read(self, limit: int) -> bytes:
+        out, self._out = self._out, b""
+        return out
+
+    def _decode(self, chunk: bytes) -> bytes:
         out = []
         try:
             out.append(self._d.decompress(chunk))
@@ -308,6 +445,10 @@ def build_body(
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return Binary(data=data)
+    if media_type in _STREAM_TYPES and _too_many_lines(data):
+        # Kept as text: it replays the same bytes, in one chunk and without its timing, at a
+        # cost of about its size, where an object per event costs far more than tiny events.
+        return Text(text=text)
     if media_type == "text/event-stream":
         sse = EventParser()
         events = _timed_events(sse.feed, sse.flush, chunks, stream_started)
@@ -395,6 +536,16 @@ def _least_raw(
         return guess
     keep_raw_where_needed(events, texts, encoder(COMPACT))
     return COMPACT
+
+
+MANY_LINES = 10_000
+"""A stream of more lines than this, averaging under `SMALL_LINE` bytes, is stored as `Text`."""
+SMALL_LINE = 128
+
+
+def _too_many_lines(data: bytes) -> bool:
+    lines = data.count(b"\n") + data.count(b"\r")  # CR or CRLF ends SSE lines too: an upper bound
+    return lines > MANY_LINES and len(data) < lines * SMALL_LINE
 
 
 def _timed_events(

@@ -40,8 +40,9 @@ from ._types import Headers
 __all__ = ["MAX_RECORDED_BODY", "HeaderList", "Keeper", "Record", "secrets_module"]
 
 MAX_RECORDED_BODY = 32 * 1024 * 1024
-"""A response body larger than this (as received) is refused, not recorded: a cassette is
-reviewed and committed, and keeping a copy must not make a download's memory unbounded."""
+"""A response body larger than this (decoded: content-encoding undone) is refused, not
+recorded: a cassette is reviewed and committed, and keeping a copy must not make a
+download's memory unbounded (nor a small compressed body that inflates to gigabytes)."""
 
 
 class Record:
@@ -132,7 +133,7 @@ class Keeper:
             raise CassetteError(
                 self._file,
                 f"refusing to record {request.method} {request.url}: its response body passed "
-                f"{MAX_RECORDED_BODY} bytes ({size} read so far). A cassette is meant to be "
+                f"{MAX_RECORDED_BODY} bytes decoded ({size} so far). A cassette is meant to be "
                 "reviewed and committed; call this endpoint without promptecho, or stub it.",
             )
 

@@ -12,6 +12,11 @@ __all__ = ["default_cassette_path", "resolve_cassette", "safe_name"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+@\[\]-]")  # ASCII only: valid on every filesystem
 _MAX_STEM = 100  # a file name stays far below the common 255-byte limit
+# Windows opens a device, not a file, for these names whatever the extension ("nul.json").
+_DEVICES = frozenset(
+    {"con", "prn", "aux", "nul", "conin$", "conout$"}
+    | {f"{port}{n}" for port in ("com", "lpt") for n in [*"0123456789", "¹", "²", "³"]}
+)
 
 
 def default_cassette_path(
@@ -53,7 +58,9 @@ def safe_name(name: str) -> str:
     """``name`` as a file name stem: safe characters, bounded length, collisions hashed apart."""
     # Leading dots would hide the file (or make it ".."); Windows drops trailing dots.
     safe = _UNSAFE.sub("_", name).strip(".")
-    if safe == name and 0 < len(safe) <= _MAX_STEM:
+    if safe.partition(".")[0].lower() in _DEVICES:
+        safe = safe.replace(".", "_", 1)  # then the digest makes it a name Windows accepts
+    elif safe == name and 0 < len(safe) <= _MAX_STEM:
         return safe
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{safe[: _MAX_STEM - 9]}-{digest}" if safe else digest

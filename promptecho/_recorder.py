@@ -44,7 +44,7 @@ from ._index import Entry, Index, Replay, drift, key_of
 from ._keeper import HeaderList, Keeper, Record, secrets_module
 from ._options import Options
 from ._redact import redact_request_headers, redact_url
-from ._store import delete_cassette, fold, has_journal
+from ._store import delete_cassette, fold, has_journal, read_merged
 from ._types import Headers, Mode
 from ._version import VERSION
 
@@ -152,10 +152,15 @@ class Recorder:
     def _load(self) -> bool:
         if self.policy.deletes:  # a re-record: "existed" says whether there was one before
             return delete_cassette(self.path)
-        # A journal left by a killed process is folded in first, so it is never lost.
-        data = fold(self.path, fsync=self.options.fsync) if has_journal(self._file) else None
-        if data is None:
-            data = read_if_exists(self._file)
+        if self.policy.records == "never" or self.policy.verifies:
+            # Nothing will be written: the journal's lines are read too, and nothing is
+            # written (a read-only checkout with a leftover journal replays).
+            data = read_merged(self._file)
+        else:
+            # A journal left by a killed process is folded in first, so it is never lost.
+            data = fold(self.path, fsync=self.options.fsync) if has_journal(self._file) else None
+            if data is None:
+                data = read_if_exists(self._file)
         if data is None:
             return False
         interactions: Sequence[Interaction | Pending]

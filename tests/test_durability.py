@@ -30,7 +30,7 @@ from promptecho._cassette import (
     cassette_bytes,
     encode_interaction,
 )
-from promptecho._store import journal_path
+from promptecho._store import damaged_path, journal_path
 from promptecho.testing import FakeUpstream
 
 from .conftest import chat
@@ -73,21 +73,28 @@ def test_sigkill_after_responses_were_read_keeps_every_interaction(
 
     assert journal_path(cassette_path).exists()  # the process died before close()
     live.stop()
-    echo = EchoTransport(cassette_path, mode="none")  # loading folds the journal in
-    assert not journal_path(cassette_path).exists()
+    # Load (and so `check` and `show`) sees what the journal holds, without writing.
     interactions = Cassette.load(cassette_path).interactions
     assert [i.request.body["messages"][0]["content"][0]["text"] for i in interactions] == [
         f"q{n}" for n in range(5)
     ]
+    assert not cassette_path.exists()
     import httpx
 
-    with httpx.Client(transport=echo) as client:
-        for n in range(5):
-            answer = client.post("http://x/v1/chat/completions", json=chat(f"q{n}", model="m"))
-            assert answer.status_code == 200
+    # Mode "none" replays from the journal, writing nothing; a recording mode folds it in.
+    for mode, folded in (("none", False), ("once", True)):
+        with httpx.Client(transport=EchoTransport(cassette_path, mode=mode)) as client:
+            assert journal_path(cassette_path).exists() is not folded
+            for n in range(5):
+                answer = client.post("http://x/v1/chat/completions", json=chat(f"q{n}", model="m"))
+                assert answer.status_code == 200
+    assert len(Cassette.load(cassette_path).interactions) == 5
 
 
-def test_a_torn_last_journal_line_is_ignored_and_the_rest_kept(
+TORN = b'{"request": {"method": "POST", "url": "http://x/v1/chat/compl'
+
+
+def test_a_torn_last_journal_line_is_kept_aside_with_a_warning_and_the_rest_folded(
     cassette_path: Path, live: FakeUpstream
 ) -> None:
     import httpx
@@ -96,10 +103,15 @@ def test_a_torn_last_journal_line_is_ignored_and_the_rest_kept(
         client.post("/v1/chat/completions", json=chat("one"))
     # Simulate a process that died mid-write of its second line.
     journal = journal_path(cassette_path)
-    journal.write_bytes(b'{"request": {"method": "POST", "url": "http://x/v1/chat/compl')
-    echo = EchoTransport(cassette_path, mode="none")
+    journal.write_bytes(TORN)
+    echo = EchoTransport(cassette_path, mode="none")  # replays, writes nothing
+    assert journal.read_bytes() == TORN
+    echo.close()
+    with pytest.warns(RuntimeWarning, match=r"line 1 of .*test\.json\.journal could not be read"):
+        echo = EchoTransport(cassette_path, mode="new_episodes")  # a recording mode folds
     assert len(Cassette.load(cassette_path).interactions) == 1
     assert not journal.exists()
+    assert damaged_path(cassette_path).read_bytes() == TORN + b"\n"
     echo.close()
 
 
@@ -108,10 +120,12 @@ def test_a_journal_holding_only_a_torn_line_and_no_cassette_counts_as_absent(
 ) -> None:
     cassette_path.parent.mkdir(parents=True)
     journal_path(cassette_path).write_bytes(b'{"request": {"method": "PO')
-    echo = EchoTransport(cassette_path)  # used to fail: "cannot be read"
+    with pytest.warns(RuntimeWarning, match="kept as line 1 of"):
+        echo = EchoTransport(cassette_path)  # used to fail: "cannot be read"
     assert not echo.recorder.existed
     assert not journal_path(cassette_path).exists()
     assert not cassette_path.exists()
+    assert damaged_path(cassette_path).read_bytes() == b'{"request": {"method": "PO\n'
     echo.close()
 
 
@@ -129,7 +143,7 @@ def test_reading_a_file_whose_size_is_not_what_stat_says_reads_it_whole() -> Non
     assert read_if_exists("/proc/self/no-such-file") is None
 
 
-def test_a_fold_checks_the_lines_another_process_appended_and_stops_at_a_torn_one(
+def test_a_fold_checks_the_lines_another_process_appended_and_sets_a_torn_one_aside(
     cassette_path: Path, live: FakeUpstream
 ) -> None:
     # A transport trusts the lines it appended itself; a line from anyone else is decoded
@@ -145,8 +159,10 @@ def test_a_fold_checks_the_lines_another_process_appended_and_stops_at_a_torn_on
         b.post("/v1/chat/completions", json=chat("theirs"))
         a.post("/v1/chat/completions", json=chat("ours 2"))
         with journal_path(cassette_path).open("ab") as journal:
-            journal.write(b'{"request": {"method": "POST", "url": "http://x/v1/chat/compl')
-        ours.close()  # folds the journal: its own two lines, the other's, not the torn one
+            journal.write(TORN)
+        with pytest.warns(RuntimeWarning, match="line 4 of"):
+            ours.close()  # folds the journal: its own two lines, the other's; the torn one aside
+        assert damaged_path(cassette_path).read_bytes() == TORN + b"\n"
         written = Cassette.load(cassette_path).interactions
         asked = [i.request.body["messages"][0]["content"][0]["text"] for i in written]  # type: ignore[index]
         assert asked == ["ours 1", "theirs", "ours 2"]
