@@ -15,34 +15,8 @@ from urllib.parse import unquote
 
 from promptecho._types import JSON
 
-from ._build import (
-    Part,
-    document_part,
-    image_part,
-    make_output_format,
-    make_request,
-    make_tool,
-    make_tool_choice,
-    other_part,
-    text_part,
-    thinking_part,
-    tool_call_part,
-    tool_result_part,
-)
-from ._common import (
-    CallIds,
-    add_turn,
-    add_turn_and_results,
-    as_dict,
-    as_list,
-    as_str,
-    default_tool_choice,
-    fold_params,
-    json_schema_format,
-    parse_json_text,
-    sort_tools,
-    tool_result_content,
-)
+from . import _build as build
+from . import _common as common
 
 __all__ = ["model_from_url", "parse", "stream_from_url"]
 
@@ -70,22 +44,22 @@ _OPAQUE = frozenset({"cache_control", "id", "tool_use_id", "signature", "data", 
 
 def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     """The canonical request of a Messages API body."""
-    ids = CallIds()
+    ids = common.CallIds()
     system = [system_text(body["system"])] if body.get("system") else []
     turns: list[dict[str, JSON]] = []
-    for message in as_list(body["messages"], "messages"):
-        message = as_dict(message, "messages[]")
-        role = as_str(message.get("role"), "messages[].role")
+    for message in common.as_list(body["messages"], "messages"):
+        message = common.as_dict(message, "messages[]")
+        role = common.as_str(message.get("role"), "messages[].role")
         content = message.get("content")
         if role == "system" and _all_text(content):  # typed by the 2.x SDK as SystemMessageParam
             system.append(system_text(content))
         elif type(content) is str:
-            add_turn(turns, role, [text_part(content)] if content else [])
+            common.add_turn(turns, role, [build.text_part(content)] if content else [])
         else:
-            _blocks(role, as_list(content, "messages[].content"), ids, turns)
-    tools = [_tool(tool) for tool in as_list(body.get("tools") or [], "tools")]
+            _blocks(role, common.as_list(content, "messages[].content"), ids, turns)
+    tools = [_tool(tool) for tool in common.as_list(body.get("tools") or [], "tools")]
     choice, parallel = _tool_choice(body.get("tool_choice"))
-    params = fold_params(body, _KNOWN)
+    params = common.fold_params(body, _KNOWN)
     stop = body.get("stop_sequences")
     if stop:
         params["stop"] = stop
@@ -110,12 +84,12 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         output_format = _output_format(legacy)
     state = {key: body[key] for key in _STATE if body.get(key) is not None}
     model = body.get("model") or model_from_url(url)
-    return make_request(
+    return build.make_request(
         model=model,
         system="\n".join(system) if system else None,
         messages=turns,
-        tools=sort_tools(tools),
-        tool_choice=default_tool_choice(choice, tools),
+        tools=common.sort_tools(tools),
+        tool_choice=common.default_tool_choice(choice, tools),
         thinking=thinking,
         output_format=output_format,
         state=state,
@@ -134,12 +108,14 @@ def _output_format(fmt: JSON) -> dict[str, JSON] | None:
     """``output_config.format`` (what ``messages.parse`` sends): a JSON schema."""
     if fmt is None:
         return None
-    fmt = as_dict(fmt, "output_config.format")
+    fmt = common.as_dict(fmt, "output_config.format")
     if fmt.get("type") != "json_schema":
         rest = {k: v for k, v in fmt.items() if k != "type"}
-        return make_output_format(as_str(fmt.get("type"), "format.type"), schema=rest or None)
+        return build.make_output_format(
+            common.as_str(fmt.get("type"), "format.type"), schema=rest or None
+        )
     # No name and no strict knob here: the same schema given to Gemini or Ollama compares equal.
-    return json_schema_format(fmt.get("schema"))
+    return common.json_schema_format(fmt.get("schema"))
 
 
 def model_from_url(url: str) -> str | None:
@@ -163,20 +139,22 @@ def system_text(system: JSON) -> str:
     if type(system) is str:
         return system
     texts = []
-    for block in as_list(system, "system"):
-        block = as_dict(block, "system[]")
-        texts.append(as_str(block.get("text"), "system[].text"))
+    for block in common.as_list(system, "system"):
+        block = common.as_dict(block, "system[]")
+        texts.append(common.as_str(block.get("text"), "system[].text"))
     return "\n".join(texts)
 
 
-def _blocks(role: str, blocks: list[JSON], ids: CallIds, turns: list[dict[str, JSON]]) -> None:
+def _blocks(
+    role: str, blocks: list[JSON], ids: common.CallIds, turns: list[dict[str, JSON]]
+) -> None:
     """Append a turn's blocks, moving ``tool_result`` blocks into ``tool`` turns."""
-    parts: list[Part] = []
+    parts: list[build.Part] = []
     for block in blocks:
-        block = as_dict(block, "content[]")
+        block = common.as_dict(block, "content[]")
         kind = block.get("type")
         if kind == "tool_result":
-            part: Part | None = tool_result_part(
+            part: build.Part | None = build.tool_result_part(
                 id=ids.result(block.get("tool_use_id")),
                 content=_result_content(block.get("content")),
                 is_error=block.get("is_error") is True,
@@ -185,27 +163,27 @@ def _blocks(role: str, blocks: list[JSON], ids: CallIds, turns: list[dict[str, J
             part = _block(block, kind, ids)
         if part is not None:
             parts.append(part)
-    add_turn_and_results(turns, role, parts, keep_empty=not blocks)
+    common.add_turn_and_results(turns, role, parts, keep_empty=not blocks)
 
 
-def _block(block: dict[str, JSON], kind: JSON, ids: CallIds) -> Part | None:
+def _block(block: dict[str, JSON], kind: JSON, ids: common.CallIds) -> build.Part | None:
     if kind == "text":
-        text = as_str(block.get("text"), "text.text")
-        return text_part(text) if text else None
+        text = common.as_str(block.get("text"), "text.text")
+        return build.text_part(text) if text else None
     if kind == "tool_use":
-        name = as_str(block.get("name"), "tool_use.name")
-        return tool_call_part(
+        name = common.as_str(block.get("name"), "tool_use.name")
+        return build.tool_call_part(
             id=ids.call(block.get("id"), name),
             name=name,
-            arguments=parse_json_text(block.get("input")),
+            arguments=common.parse_json_text(block.get("input")),
         )
     if kind == "thinking":
-        return thinking_part(as_str(block.get("thinking"), "thinking.thinking"))
+        return build.thinking_part(common.as_str(block.get("thinking"), "thinking.thinking"))
     if kind == "redacted_thinking":
-        return thinking_part(redacted=True)
+        return build.thinking_part(redacted=True)
     if kind == "image":
-        source = as_dict(block.get("source"), "image.source")
-        return image_part(
+        source = common.as_dict(block.get("source"), "image.source")
+        return build.image_part(
             media_type=source.get("media_type"),
             data=source.get("data"),
             url=source.get("url"),
@@ -213,20 +191,22 @@ def _block(block: dict[str, JSON], kind: JSON, ids: CallIds) -> Part | None:
         )
     if kind == "document":
         return _document(block)
-    return other_part(
+    return build.other_part(
         type=kind if type(kind) is str else "",
         value={k: v for k, v in block.items() if k != "type" and k not in _OPAQUE} or None,
     )
 
 
-def _document(block: dict[str, JSON]) -> Part:
-    source = as_dict(block.get("source"), "document.source")
+def _document(block: dict[str, JSON]) -> build.Part:
+    source = common.as_dict(block.get("source"), "document.source")
     kind = source.get("type")
     text = source.get("data") if kind == "text" else None
     if kind == "content":  # a document made of blocks: keep their text
-        blocks = as_list(source.get("content"), "document.source.content")
-        text = "\n".join(as_str(as_dict(b, "content[]").get("text"), "text") for b in blocks)
-    return document_part(
+        blocks = common.as_list(source.get("content"), "document.source.content")
+        text = "\n".join(
+            common.as_str(common.as_dict(b, "content[]").get("text"), "text") for b in blocks
+        )
+    return build.document_part(
         media_type=source.get("media_type"),
         data=None if text is not None else source.get("data"),
         url=source.get("url"),
@@ -236,30 +216,30 @@ def _document(block: dict[str, JSON]) -> Part:
     )
 
 
-def _result_content(content: JSON) -> list[Part]:
+def _result_content(content: JSON) -> list[build.Part]:
     if content is None:
         return []
     if type(content) is str:
-        return [tool_result_content(content)] if content else []
-    parts: list[Part] = []
-    for block in as_list(content, "tool_result.content"):
-        block = as_dict(block, "tool_result.content[]")
+        return [common.tool_result_content(content)] if content else []
+    parts: list[build.Part] = []
+    for block in common.as_list(content, "tool_result.content"):
+        block = common.as_dict(block, "tool_result.content[]")
         kind = block.get("type")
         if kind == "text":
-            parts.append(tool_result_content(as_str(block.get("text"), "text")))
+            parts.append(common.tool_result_content(common.as_str(block.get("text"), "text")))
         else:
-            part = _block(block, kind, CallIds())
+            part = _block(block, kind, common.CallIds())
             if part is not None:
                 parts.append(part)
     return parts
 
 
 def _tool(tool: JSON) -> dict[str, JSON]:
-    tool = as_dict(tool, "tools[]")
+    tool = common.as_dict(tool, "tools[]")
     kind = tool.get("type")
     if kind in (None, "custom") or "input_schema" in tool:
-        return make_tool(
-            name=as_str(tool.get("name"), "tools[].name"),
+        return build.make_tool(
+            name=common.as_str(tool.get("name"), "tools[].name"),
             description=tool.get("description") or None,
             parameters=tool.get("input_schema"),
             strict=tool.get("strict") is True,
@@ -267,20 +247,22 @@ def _tool(tool: JSON) -> dict[str, JSON]:
     # A server or client tool of Anthropic's own (web_search_..., bash_..., text_editor_...).
     config = {k: v for k, v in tool.items() if k not in ("type", "name", "cache_control")}
     name = tool.get("name")
-    kind = as_str(kind, "tools[].type")
-    return make_tool(name=name if type(name) is str else kind, type=kind, config=config or None)
+    kind = common.as_str(kind, "tools[].type")
+    return build.make_tool(
+        name=name if type(name) is str else kind, type=kind, config=config or None
+    )
 
 
 def _tool_choice(choice: JSON) -> tuple[dict[str, JSON] | None, bool | None]:
     if choice is None:
         return None, None
-    choice = as_dict(choice, "tool_choice")
+    choice = common.as_dict(choice, "tool_choice")
     kind = choice.get("type")
     parallel = False if choice.get("disable_parallel_tool_use") is True else None
     if kind == "tool":
-        return make_tool_choice(
-            mode="required", names=[as_str(choice.get("name"), "tool_choice.name")]
+        return build.make_tool_choice(
+            mode="required", names=[common.as_str(choice.get("name"), "tool_choice.name")]
         ), parallel
     if kind == "any":
-        return make_tool_choice(mode="required"), parallel
-    return make_tool_choice(mode=as_str(kind, "tool_choice.type")), parallel
+        return build.make_tool_choice(mode="required"), parallel
+    return build.make_tool_choice(mode=common.as_str(kind, "tool_choice.type")), parallel

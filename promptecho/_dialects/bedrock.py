@@ -17,33 +17,8 @@ from __future__ import annotations
 
 from promptecho._types import JSON
 
-from ._build import (
-    Part,
-    data_part,
-    document_part,
-    image_part,
-    make_request,
-    make_tool,
-    make_tool_choice,
-    other_part,
-    text_part,
-    thinking_part,
-    tool_call_part,
-    tool_result_part,
-)
-from ._common import (
-    CallIds,
-    Malformed,
-    add_turn_and_results,
-    as_dict,
-    as_list,
-    as_str,
-    default_tool_choice,
-    json_schema_format,
-    parse_json_text,
-    sort_tools,
-    tool_result_content,
-)
+from . import _build as build
+from . import _common as common
 from .anthropic import model_from_url
 
 __all__ = ["parse", "stream_from_url", "unwrap_count_tokens"]
@@ -83,22 +58,24 @@ _DOCUMENT_TYPES = {
 
 def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     """The canonical request of a Converse body sent to ``url``."""
-    ids = CallIds()
+    ids = common.CallIds()
     turns: list[dict[str, JSON]] = []
-    for message in as_list(body["messages"], "messages"):
-        message = as_dict(message, "messages[]")
-        role = as_str(message.get("role"), "messages[].role")
-        _blocks(role, as_list(message.get("content") or [], "messages[].content"), ids, turns)
+    for message in common.as_list(body["messages"], "messages"):
+        message = common.as_dict(message, "messages[]")
+        role = common.as_str(message.get("role"), "messages[].role")
+        _blocks(
+            role, common.as_list(message.get("content") or [], "messages[].content"), ids, turns
+        )
     system = _system(body.get("system"))
     tools, choice = _tool_config(body.get("toolConfig"))
     params: dict[str, JSON] = {}
     config = body.get("inferenceConfig")
-    for key, value in as_dict(config or {}, "inferenceConfig").items():
+    for key, value in common.as_dict(config or {}, "inferenceConfig").items():
         if value is not None:
             params[_INFERENCE.get(key, key)] = value
     thinking: JSON = None
     extra = body.get("additionalModelRequestFields")
-    for key, value in as_dict(extra or {}, "additionalModelRequestFields").items():
+    for key, value in common.as_dict(extra or {}, "additionalModelRequestFields").items():
         if key == "thinking":  # Claude's thinking, passed through as Anthropic takes it
             if not (type(value) is dict and value.get("type") == "disabled"):
                 thinking = value
@@ -108,12 +85,12 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
         if key not in _KNOWN and value is not None:
             params[key] = value
     variables = body.get("promptVariables")
-    return make_request(
+    return build.make_request(
         model=model_from_url(url) or body.get("modelId"),
         system=system,
         messages=turns,
-        tools=sort_tools(tools),
-        tool_choice=default_tool_choice(choice, tools),
+        tools=common.sort_tools(tools),
+        tool_choice=common.default_tool_choice(choice, tools),
         thinking=thinking,
         output_format=_output_format(body.get("outputConfig")),
         state={"prompt_variables": variables} if variables else None,
@@ -128,25 +105,25 @@ def stream_from_url(url: str) -> bool:
 
 def unwrap_count_tokens(body: dict[str, JSON], url: str) -> tuple[str, dict[str, JSON]]:
     """The URL and body a count-tokens request wraps: a Converse body or InvokeModel JSON text."""
-    wrapped = as_dict(as_dict(body.get("input"), "input"), "input")
+    wrapped = common.as_dict(common.as_dict(body.get("input"), "input"), "input")
     base = url.split("?", 1)[0].rstrip("/").removesuffix("/count-tokens")
     if "converse" in wrapped:
-        return f"{base}/converse", as_dict(wrapped["converse"], "input.converse")
+        return f"{base}/converse", common.as_dict(wrapped["converse"], "input.converse")
     if "invokeModel" in wrapped:
-        invoke = as_dict(wrapped["invokeModel"], "input.invokeModel")
-        inner = parse_json_text(as_str(invoke.get("body"), "input.invokeModel.body"))
-        return f"{base}/invoke", as_dict(inner, "input.invokeModel.body")
-    raise Malformed("input: expected converse or invokeModel")
+        invoke = common.as_dict(wrapped["invokeModel"], "input.invokeModel")
+        inner = common.parse_json_text(common.as_str(invoke.get("body"), "input.invokeModel.body"))
+        return f"{base}/invoke", common.as_dict(inner, "input.invokeModel.body")
+    raise common.Malformed("input: expected converse or invokeModel")
 
 
 def _system(blocks: JSON) -> str | None:
     texts: list[str] = []
-    for block in as_list(blocks or [], "system"):
-        block = as_dict(block, "system[]")
+    for block in common.as_list(blocks or [], "system"):
+        block = common.as_dict(block, "system[]")
         if "text" in block:
-            texts.append(as_str(block["text"], "system[].text"))
+            texts.append(common.as_str(block["text"], "system[].text"))
         elif "cachePoint" not in block:
-            raise Malformed(f"system[]: a {_kind(block)} block is not text")
+            raise common.Malformed(f"system[]: a {_kind(block)} block is not text")
     return "\n".join(texts) if texts else None
 
 
@@ -154,21 +131,23 @@ def _kind(block: dict[str, JSON]) -> str:
     """A Converse block is an object with one key naming its kind (plus ``cachePoint`` hints)."""
     keys = [k for k in block if k != "cachePoint"]
     if len(keys) != 1:
-        raise Malformed(f"content block: expected one kind, got {sorted(block)}")
+        raise common.Malformed(f"content block: expected one kind, got {sorted(block)}")
     return keys[0]
 
 
-def _blocks(role: str, blocks: list[JSON], ids: CallIds, turns: list[dict[str, JSON]]) -> None:
+def _blocks(
+    role: str, blocks: list[JSON], ids: common.CallIds, turns: list[dict[str, JSON]]
+) -> None:
     """Append a turn's blocks, moving ``toolResult`` blocks into ``tool`` turns (as Anthropic's)."""
-    parts: list[Part] = []
+    parts: list[build.Part] = []
     for block in blocks:
-        block = as_dict(block, "content[]")
+        block = common.as_dict(block, "content[]")
         if set(block) == {"cachePoint"}:
             continue
         kind = _kind(block)
         if kind == "toolResult":
-            result = as_dict(block[kind], "toolResult")
-            part: Part | None = tool_result_part(
+            result = common.as_dict(block[kind], "toolResult")
+            part: build.Part | None = build.tool_result_part(
                 id=ids.result(result.get("toolUseId")),
                 content=_result_content(result.get("content")),
                 is_error=result.get("status") == "error",
@@ -177,67 +156,71 @@ def _blocks(role: str, blocks: list[JSON], ids: CallIds, turns: list[dict[str, J
             part = _block(kind, block[kind], ids)
         if part is not None:
             parts.append(part)
-    add_turn_and_results(turns, role, parts, keep_empty=not blocks)
+    common.add_turn_and_results(turns, role, parts, keep_empty=not blocks)
 
 
-def _block(kind: str, value: JSON, ids: CallIds) -> Part | None:
+def _block(kind: str, value: JSON, ids: common.CallIds) -> build.Part | None:
     if kind == "text":
-        text = as_str(value, "text")
-        return text_part(text) if text else None
+        text = common.as_str(value, "text")
+        return build.text_part(text) if text else None
     if kind == "toolUse":
-        call = as_dict(value, "toolUse")
-        name = as_str(call.get("name"), "toolUse.name")
-        return tool_call_part(
-            name, ids.call(call.get("toolUseId"), name), parse_json_text(call.get("input"))
+        call = common.as_dict(value, "toolUse")
+        name = common.as_str(call.get("name"), "toolUse.name")
+        return build.tool_call_part(
+            name, ids.call(call.get("toolUseId"), name), common.parse_json_text(call.get("input"))
         )
     if kind == "image":
-        image = as_dict(value, "image")
-        source = as_dict(image.get("source"), "image.source")
+        image = common.as_dict(value, "image")
+        source = common.as_dict(image.get("source"), "image.source")
         location = source.get("s3Location")
-        return image_part(
-            media_type=f"image/{as_str(image.get('format'), 'image.format')}",
+        return build.image_part(
+            media_type=f"image/{common.as_str(image.get('format'), 'image.format')}",
             data=source.get("bytes"),
-            url=as_dict(location, "s3Location").get("uri") if location is not None else None,
+            url=common.as_dict(location, "s3Location").get("uri") if location is not None else None,
         )
     if kind == "document":
-        return _document(as_dict(value, "document"))
+        return _document(common.as_dict(value, "document"))
     if kind == "reasoningContent":
-        reasoning = as_dict(value, "reasoningContent")
+        reasoning = common.as_dict(value, "reasoningContent")
         shown = reasoning.get("reasoningText")
         if shown is None:
-            return thinking_part(redacted=True)  # redactedContent: opaque, new on every run
-        return thinking_part(as_str(as_dict(shown, "reasoningText").get("text"), "reasoningText"))
-    return other_part(type=kind, value=value)
+            return build.thinking_part(redacted=True)  # redactedContent: opaque, new on every run
+        return build.thinking_part(
+            common.as_str(common.as_dict(shown, "reasoningText").get("text"), "reasoningText")
+        )
+    return build.other_part(type=kind, value=value)
 
 
-def _document(document: dict[str, JSON]) -> Part:
-    source = as_dict(document.get("source"), "document.source")
+def _document(document: dict[str, JSON]) -> build.Part:
+    source = common.as_dict(document.get("source"), "document.source")
     fmt = document.get("format")
     text = source.get("text")
     if "content" in source:  # a document made of blocks: keep their text
-        blocks = as_list(source["content"], "document.source.content")
-        text = "\n".join(as_str(as_dict(b, "content[]").get("text"), "text") for b in blocks)
+        blocks = common.as_list(source["content"], "document.source.content")
+        text = "\n".join(
+            common.as_str(common.as_dict(b, "content[]").get("text"), "text") for b in blocks
+        )
     location = source.get("s3Location")
-    return document_part(
+    return build.document_part(
         media_type=_DOCUMENT_TYPES.get(fmt, fmt) if type(fmt) is str else None,
         data=source.get("bytes"),
-        url=as_dict(location, "s3Location").get("uri") if location is not None else None,
+        url=common.as_dict(location, "s3Location").get("uri") if location is not None else None,
         name=document.get("name"),
         text=text,
     )
 
 
-def _result_content(content: JSON) -> list[Part]:
-    parts: list[Part] = []
-    for block in as_list(content or [], "toolResult.content"):
-        block = as_dict(block, "toolResult.content[]")
+def _result_content(content: JSON) -> list[build.Part]:
+    parts: list[build.Part] = []
+    for block in common.as_list(content or [], "toolResult.content"):
+        block = common.as_dict(block, "toolResult.content[]")
         kind = _kind(block)
         if kind == "text":
-            parts.append(tool_result_content(as_str(block["text"], "text")))
+            parts.append(common.tool_result_content(common.as_str(block["text"], "text")))
         elif kind == "json":
-            parts.append(data_part(block["json"]))
+            parts.append(build.data_part(block["json"]))
         else:
-            part = _block(kind, block[kind], CallIds())
+            part = _block(kind, block[kind], common.CallIds())
             if part is not None:
                 parts.append(part)
     return parts
@@ -246,51 +229,55 @@ def _result_content(content: JSON) -> list[Part]:
 def _tool_config(config: JSON) -> tuple[list[dict[str, JSON]], dict[str, JSON] | None]:
     if config is None:
         return [], None
-    config = as_dict(config, "toolConfig")
+    config = common.as_dict(config, "toolConfig")
     tools: list[dict[str, JSON]] = []
-    for tool in as_list(config.get("tools") or [], "toolConfig.tools"):
-        tool = as_dict(tool, "toolConfig.tools[]")
+    for tool in common.as_list(config.get("tools") or [], "toolConfig.tools"):
+        tool = common.as_dict(tool, "toolConfig.tools[]")
         if set(tool) == {"cachePoint"}:
             continue
         kind = _kind(tool)
         if kind != "toolSpec":  # systemTool (nova_grounding...): a built-in tool
-            spec = as_dict(tool[kind], kind)
+            spec = common.as_dict(tool[kind], kind)
             name = spec.get("name")
             rest = {k: v for k, v in spec.items() if k != "name"}
             tools.append(
-                make_tool(name=name if type(name) is str else kind, type=kind, config=rest or None)
+                build.make_tool(
+                    name=name if type(name) is str else kind, type=kind, config=rest or None
+                )
             )
             continue
-        spec = as_dict(tool["toolSpec"], "toolSpec")
-        schema = as_dict(spec.get("inputSchema") or {}, "toolSpec.inputSchema").get("json")
+        spec = common.as_dict(tool["toolSpec"], "toolSpec")
+        schema = common.as_dict(spec.get("inputSchema") or {}, "toolSpec.inputSchema").get("json")
         tools.append(
-            make_tool(
-                name=as_str(spec.get("name"), "toolSpec.name"),
+            build.make_tool(
+                name=common.as_str(spec.get("name"), "toolSpec.name"),
                 description=spec.get("description") or None,
-                parameters=parse_json_text(schema),
+                parameters=common.parse_json_text(schema),
                 strict=spec.get("strict") is True,
             )
         )
     choice = config.get("toolChoice")
     if choice is None:
         return tools, None
-    choice = as_dict(choice, "toolChoice")
+    choice = common.as_dict(choice, "toolChoice")
     kind = _kind(choice)
     if kind == "tool":
-        name = as_str(
-            as_dict(choice["tool"], "toolChoice.tool").get("name"), "toolChoice.tool.name"
+        name = common.as_str(
+            common.as_dict(choice["tool"], "toolChoice.tool").get("name"), "toolChoice.tool.name"
         )
-        return tools, make_tool_choice(mode="required", names=[name])
-    return tools, make_tool_choice(mode="required" if kind == "any" else kind)
+        return tools, build.make_tool_choice(mode="required", names=[name])
+    return tools, build.make_tool_choice(mode="required" if kind == "any" else kind)
 
 
 def _output_format(config: JSON) -> dict[str, JSON] | None:
     """``outputConfig.textFormat``: a JSON schema (sent as JSON text) with its name."""
     if config is None:
         return None
-    fmt = as_dict(as_dict(config, "outputConfig").get("textFormat"), "outputConfig.textFormat")
-    structure = as_dict(fmt.get("structure"), "textFormat.structure")
-    spec = as_dict(structure.get("jsonSchema"), "textFormat.structure.jsonSchema")
-    return json_schema_format(
+    fmt = common.as_dict(
+        common.as_dict(config, "outputConfig").get("textFormat"), "outputConfig.textFormat"
+    )
+    structure = common.as_dict(fmt.get("structure"), "textFormat.structure")
+    spec = common.as_dict(structure.get("jsonSchema"), "textFormat.structure.jsonSchema")
+    return common.json_schema_format(
         spec.get("schema"), name=spec.get("name"), description=spec.get("description")
     )

@@ -10,25 +10,8 @@ from __future__ import annotations
 
 from promptecho._types import JSON
 
-from ._build import (
-    Part,
-    data_part,
-    make_request,
-    make_tool_choice,
-    text_part,
-    thinking_part,
-    tool_result_part,
-)
-from ._common import (
-    CallIds,
-    add_turn,
-    as_dict,
-    as_list,
-    as_str,
-    default_tool_choice,
-    fold_params,
-    openai_output_format,
-)
+from . import _build as build
+from . import _common as common
 from .openai_chat import message_parts, parse_tools, result_parts, system_text
 
 __all__ = ["parse"]
@@ -52,58 +35,61 @@ _RENAMED = {"p": "top_p", "k": "top_k", "stop_sequences": "stop"}
 
 def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     """The canonical request of a Cohere v2 chat body."""
-    ids = CallIds()
+    ids = common.CallIds()
     system: list[str] = []
     turns: list[dict[str, JSON]] = []
-    for message in as_list(body["messages"], "messages"):
-        message = as_dict(message, "messages[]")
-        role = as_str(message.get("role"), "messages[].role")
+    for message in common.as_list(body["messages"], "messages"):
+        message = common.as_dict(message, "messages[]")
+        role = common.as_str(message.get("role"), "messages[].role")
         if role == "system":
             system.append(system_text(message.get("content")))
         elif role == "tool":
-            result = tool_result_part(
+            result = build.tool_result_part(
                 id=ids.result(message.get("tool_call_id")), content=_result(message.get("content"))
             )
-            add_turn(turns, "tool", [result])
+            common.add_turn(turns, "tool", [result])
         else:
             parts = message_parts(message, ids)
             plan = message.get("tool_plan")
             if type(plan) is str and plan:
-                parts.insert(0, thinking_part(plan))
-            add_turn(turns, role, parts)
+                parts.insert(0, build.thinking_part(plan))
+            common.add_turn(turns, role, parts)
     tools = parse_tools(body.get("tools") or [])
     choice = body.get("tool_choice")
-    params = fold_params(body, _KNOWN)
+    params = common.fold_params(body, _KNOWN)
     for key, name in _RENAMED.items():
         if body.get(key) is not None:
             params[name] = body[key]
-    return make_request(
+    return build.make_request(
         model=body.get("model"),
         system="\n".join(system) if system else None,
         messages=turns,
         tools=tools,
-        tool_choice=default_tool_choice(
-            make_tool_choice(mode=as_str(choice, "tool_choice").lower()) if choice else None, tools
+        tool_choice=common.default_tool_choice(
+            build.make_tool_choice(mode=common.as_str(choice, "tool_choice").lower())
+            if choice
+            else None,
+            tools,
         ),
         thinking=body.get("thinking"),
-        output_format=openai_output_format(body.get("response_format")),
+        output_format=common.openai_output_format(body.get("response_format")),
         # Documents to ground the answer on: input the model sees, beside the messages.
         state={"documents": body["documents"]} if body.get("documents") else None,
         params=params,
     )
 
 
-def _result(content: JSON) -> list[Part]:
+def _result(content: JSON) -> list[build.Part]:
     """Tool content: a string, or text and ``document`` blocks."""
     if type(content) is not list:
         return result_parts(content)
-    parts: list[Part] = []
+    parts: list[build.Part] = []
     for block in content:
-        block = as_dict(block, "content[]")
+        block = common.as_dict(block, "content[]")
         if block.get("type") == "document":
-            document = as_dict(block.get("document"), "content[].document")
+            document = common.as_dict(block.get("document"), "content[].document")
             data = document.get("data")
-            parts.append(data_part(data) if type(data) is not str else text_part(data))
+            parts.append(build.data_part(data) if type(data) is not str else build.text_part(data))
         else:
             parts.extend(result_parts([block]))
     return parts

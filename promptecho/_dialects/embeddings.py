@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from promptecho._types import JSON
 
-from ._build import (
-    make_embedding,
-)
-from ._common import Malformed, as_dict, as_list, as_str, fold_params
+from . import _build as build
+from . import _common as common
 from .gemini import model_from_url, snake
 
 __all__ = ["parse", "parse_gemini"]
@@ -39,14 +37,14 @@ def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
             value = body[key]
             break
     else:
-        raise Malformed("an embeddings body has input, texts or prompt")
+        raise common.Malformed("an embeddings body has input, texts or prompt")
     dimensions = body.get("dimensions", body.get("output_dimension"))
-    return make_embedding(
+    return build.make_embedding(
         model=body.get("model"),
         input=value if type(value) is list else [value],
         dimensions=dimensions if type(dimensions) is int else None,
         encoding_format=body.get("encoding_format") or "float",
-        params=fold_params(body, _KNOWN),
+        params=common.fold_params(body, _KNOWN),
     )
 
 
@@ -56,18 +54,18 @@ def parse_gemini(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     single = requests is None
     inputs: list[JSON] = []
     params: dict[str, JSON] = {}
-    for request in [body] if single else as_list(requests, "requests"):
-        request = as_dict(request, "requests[]")
-        content = as_dict(request.get("content"), "content")
-        for part in as_list(content.get("parts") or [], "content.parts"):
-            part = as_dict(part, "content.parts[]")
-            inputs.append(as_str(part["text"], "parts[].text") if "text" in part else part)
+    for request in [body] if single else common.as_list(requests, "requests"):
+        request = common.as_dict(request, "requests[]")
+        content = common.as_dict(request.get("content"), "content")
+        for part in common.as_list(content.get("parts") or [], "content.parts"):
+            part = common.as_dict(part, "content.parts[]")
+            inputs.append(common.as_str(part["text"], "parts[].text") if "text" in part else part)
         for key, value in request.items():
             name = snake(key)
             if name not in ("content", "model") and value is not None:
                 params[name] = value
     dimensions = params.pop("output_dimensionality", None)
-    return make_embedding(
+    return build.make_embedding(
         model=model_from_url(url),
         input=inputs,
         dimensions=dimensions if type(dimensions) is int else None,

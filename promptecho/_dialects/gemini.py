@@ -14,32 +14,8 @@ import re
 
 from promptecho._types import JSON
 
-from ._build import (
-    Part,
-    data_part,
-    document_part,
-    image_part,
-    make_output_format,
-    make_request,
-    make_tool,
-    make_tool_choice,
-    other_part,
-    text_part,
-    thinking_part,
-    tool_call_part,
-    tool_result_part,
-)
-from ._common import (
-    CallIds,
-    add_turn_and_results,
-    as_dict,
-    as_list,
-    as_str,
-    default_tool_choice,
-    json_schema_format,
-    lower_schema_types,
-    sort_tools,
-)
+from . import _build as build
+from . import _common as common
 
 __all__ = ["model_from_url", "parse", "snake", "stream_from_url"]
 
@@ -60,44 +36,44 @@ _PART_NOISE = frozenset(
 
 def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     """The canonical request of a generateContent body sent to ``url``."""
-    ids = CallIds()
+    ids = common.CallIds()
     turns: list[dict[str, JSON]] = []
-    for content in as_list(_get(body, "contents", "contents"), "contents"):
-        content = as_dict(content, "contents[]")
+    for content in common.as_list(_get(body, "contents", "contents"), "contents"):
+        content = common.as_dict(content, "contents[]")
         role = content.get("role") or "user"
         role = "assistant" if role == "model" else "tool" if role == "function" else role
-        role = as_str(role, "contents[].role")
-        parts: list[Part] = []
-        for raw in as_list(content.get("parts") or [], "contents[].parts"):
-            part = _part(as_dict(raw, "parts[]"), ids)
+        role = common.as_str(role, "contents[].role")
+        parts: list[build.Part] = []
+        for raw in common.as_list(content.get("parts") or [], "contents[].parts"):
+            part = _part(common.as_dict(raw, "parts[]"), ids)
             if part is not None:
                 parts.append(part)
         answered = any(part["kind"] == "tool_result" for part in parts)
-        add_turn_and_results(turns, role, parts, keep_empty=not answered)
+        common.add_turn_and_results(turns, role, parts, keep_empty=not answered)
     tools: list[dict[str, JSON]] = []
     entries = body.get("tools") or []
     if type(entries) is dict:  # one Tool object instead of a list: the API takes both
         entries = [entries]
-    for entry in as_list(entries, "tools"):
-        tools.extend(_tools(as_dict(entry, "tools[]")))
+    for entry in common.as_list(entries, "tools"):
+        tools.extend(_tools(common.as_dict(entry, "tools[]")))
     config = _get(body, "generationConfig", "generation_config") or {}
-    params, thinking, output_format = _generation_config(as_dict(config, "generationConfig"))
+    params, thinking, output_format = _generation_config(common.as_dict(config, "generationConfig"))
     cached = _get(body, "cachedContent", "cached_content")
     for key, value in body.items():
         name = snake(key)
         if name not in _TOP_LEVEL and value is not None:
             params[name] = value
-    return make_request(
+    return build.make_request(
         model=model_from_url(url),
         system=_system(_get(body, "systemInstruction", "system_instruction")),
         messages=turns,
-        tools=sort_tools(tools),
-        tool_choice=default_tool_choice(
+        tools=common.sort_tools(tools),
+        tool_choice=common.default_tool_choice(
             _tool_choice(_get(body, "toolConfig", "tool_config")), tools
         ),
         thinking=thinking,
         output_format=output_format,
-        state={"cached_content": as_str(cached, "cachedContent")} if cached else None,
+        state={"cached_content": common.as_str(cached, "cachedContent")} if cached else None,
         params=params,
     )
 
@@ -145,56 +121,58 @@ def _system(instruction: JSON) -> str | None:
         return None
     if type(instruction) is str:
         return instruction
-    instruction = as_dict(instruction, "systemInstruction")
+    instruction = common.as_dict(instruction, "systemInstruction")
     texts = [
-        as_str(as_dict(p, "parts[]").get("text"), "systemInstruction.parts[].text")
-        for p in as_list(instruction.get("parts") or [], "systemInstruction.parts")
+        common.as_str(common.as_dict(p, "parts[]").get("text"), "systemInstruction.parts[].text")
+        for p in common.as_list(instruction.get("parts") or [], "systemInstruction.parts")
     ]
     return "\n".join(texts) or None
 
 
-def _part(part: dict[str, JSON], ids: CallIds) -> Part | None:
+def _part(part: dict[str, JSON], ids: common.CallIds) -> build.Part | None:
     if "text" in part:
-        text = as_str(part["text"], "parts[].text")
+        text = common.as_str(part["text"], "parts[].text")
         if part.get("thought") is True:
-            return thinking_part(text)
-        return text_part(text) if text else None
+            return build.thinking_part(text)
+        return build.text_part(text) if text else None
     call = _get(part, "functionCall", "function_call")
     if call is not None:
-        call = as_dict(call, "functionCall")
-        name = as_str(call.get("name"), "functionCall.name")
-        return tool_call_part(
+        call = common.as_dict(call, "functionCall")
+        name = common.as_str(call.get("name"), "functionCall.name")
+        return build.tool_call_part(
             id=ids.call(call.get("id"), name), name=name, arguments=call.get("args", {})
         )
     response = _get(part, "functionResponse", "function_response")
     if response is not None:
-        response = as_dict(response, "functionResponse")
-        name = as_str(response.get("name"), "functionResponse.name")
+        response = common.as_dict(response, "functionResponse")
+        name = common.as_str(response.get("name"), "functionResponse.name")
         value = response.get("response")
-        return tool_result_part(id=ids.result(response.get("id"), name), content=[data_part(value)])
+        return build.tool_result_part(
+            id=ids.result(response.get("id"), name), content=[build.data_part(value)]
+        )
     inline = _get(part, "inlineData", "inline_data")
     if inline is not None:
-        inline = as_dict(inline, "inlineData")
-        data = as_str(inline.get("data"), "inlineData.data").translate(_URLSAFE)
+        inline = common.as_dict(inline, "inlineData")
+        data = common.as_str(inline.get("data"), "inlineData.data").translate(_URLSAFE)
         media_type = _get(inline, "mimeType", "mime_type")
         if type(media_type) is str and media_type.startswith("image/"):
-            return image_part(media_type=media_type, data=data)
-        return document_part(
+            return build.image_part(media_type=media_type, data=data)
+        return build.document_part(
             media_type=media_type, data=data, name=_get(inline, "displayName", "display_name")
         )
     file = _get(part, "fileData", "file_data")
     if file is not None:
-        file = as_dict(file, "fileData")
+        file = common.as_dict(file, "fileData")
         uri = _get(file, "fileUri", "file_uri")
         media_type = _get(file, "mimeType", "mime_type")
         if type(media_type) is str and media_type.startswith("image/"):
-            return image_part(media_type=media_type, url=uri)
-        return document_part(media_type=media_type, url=uri)
+            return build.image_part(media_type=media_type, url=uri)
+        return build.document_part(media_type=media_type, url=uri)
     rest = {snake(k): v for k, v in part.items() if k not in _PART_NOISE}
     if not rest:
         return None
     kind = next(iter(rest))
-    return other_part(type=kind, value=rest[kind] if len(rest) == 1 else rest)
+    return build.other_part(type=kind, value=rest[kind] if len(rest) == 1 else rest)
 
 
 def _tools(entry: dict[str, JSON]) -> list[dict[str, JSON]]:
@@ -203,18 +181,18 @@ def _tools(entry: dict[str, JSON]) -> list[dict[str, JSON]]:
         name = snake(key)
         if name != "function_declarations":
             # googleSearch, codeExecution, urlContext...: a built-in tool and its settings.
-            tools.append(make_tool(name=name, type=name, config=value or None))
+            tools.append(build.make_tool(name=name, type=name, config=value or None))
             continue
-        for declaration in as_list(value, "functionDeclarations"):
-            declaration = as_dict(declaration, "functionDeclarations[]")
+        for declaration in common.as_list(value, "functionDeclarations"):
+            declaration = common.as_dict(declaration, "functionDeclarations[]")
             schema = _get(declaration, "parameters", "parameters")
             if schema is None:
                 schema = _get(declaration, "parametersJsonSchema", "parameters_json_schema")
             tools.append(
-                make_tool(
-                    name=as_str(declaration.get("name"), "functionDeclarations[].name"),
+                build.make_tool(
+                    name=common.as_str(declaration.get("name"), "functionDeclarations[].name"),
                     description=declaration.get("description") or None,
-                    parameters=lower_schema_types(schema),
+                    parameters=common.lower_schema_types(schema),
                 )
             )
     return tools
@@ -223,14 +201,14 @@ def _tools(entry: dict[str, JSON]) -> list[dict[str, JSON]]:
 def _tool_choice(config: JSON) -> dict[str, JSON] | None:
     if not config:
         return None
-    config = as_dict(config, "toolConfig")
+    config = common.as_dict(config, "toolConfig")
     calling = _get(config, "functionCallingConfig", "function_calling_config")
     if not calling:
         return None
-    calling = as_dict(calling, "functionCallingConfig")
-    mode = as_str(calling.get("mode", "AUTO"), "functionCallingConfig.mode")
+    calling = common.as_dict(calling, "functionCallingConfig")
+    mode = common.as_str(calling.get("mode", "AUTO"), "functionCallingConfig.mode")
     names = _get(calling, "allowedFunctionNames", "allowed_function_names") or []
-    return make_tool_choice(mode=_MODES.get(mode.upper(), mode.lower()), names=sorted(names))
+    return build.make_tool_choice(mode=_MODES.get(mode.upper(), mode.lower()), names=sorted(names))
 
 
 def _generation_config(
@@ -246,13 +224,15 @@ def _generation_config(
         if value is None:
             continue
         if name == "thinking_config":
-            thinking = {snake(k): v for k, v in as_dict(value, "thinkingConfig").items()} or None
+            thinking = {
+                snake(k): v for k, v in common.as_dict(value, "thinkingConfig").items()
+            } or None
         elif name == "candidate_count" and value == 1:
             continue
         elif name in ("response_schema", "response_json_schema"):
             schema = value
         elif name == "response_mime_type":
-            mime = as_str(value, "generationConfig.responseMimeType").lower()
+            mime = common.as_str(value, "generationConfig.responseMimeType").lower()
         else:
             params[_PARAM_NAMES.get(name, name)] = value
     return params, thinking, _output_format(mime, schema)
@@ -263,5 +243,11 @@ def _output_format(mime: str | None, schema: JSON) -> dict[str, JSON] | None:
     if mime in (None, "text/plain") and schema is None:
         return None
     if mime in (None, "application/json"):
-        return make_output_format("json") if schema is None else json_schema_format(schema)
-    return make_output_format(as_str(mime, "responseMimeType"), schema=lower_schema_types(schema))
+        return (
+            build.make_output_format("json")
+            if schema is None
+            else common.json_schema_format(schema)
+        )
+    return build.make_output_format(
+        common.as_str(mime, "responseMimeType"), schema=common.lower_schema_types(schema)
+    )

@@ -11,28 +11,8 @@ from __future__ import annotations
 
 from promptecho._types import JSON
 
-from ._build import (
-    Part,
-    image_part,
-    make_message,
-    make_output_format,
-    make_request,
-    text_part,
-    thinking_part,
-    tool_call_part,
-    tool_result_part,
-)
-from ._common import (
-    CallIds,
-    add_turn,
-    as_dict,
-    as_list,
-    as_str,
-    default_tool_choice,
-    fold_params,
-    json_schema_format,
-    parse_json_text,
-)
+from . import _build as build
+from . import _common as common
 from .openai_chat import parse_tools, result_parts
 
 __all__ = ["parse_chat", "parse_generate"]
@@ -59,31 +39,31 @@ _OPTION_NAMES = {"num_predict": "max_tokens"}
 
 def parse_chat(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     """The canonical request of an ``/api/chat`` body."""
-    ids = CallIds()
+    ids = common.CallIds()
     system: list[str] = []
     turns: list[dict[str, JSON]] = []
-    for message in as_list(body["messages"], "messages"):
-        message = as_dict(message, "messages[]")
-        role = as_str(message.get("role"), "messages[].role")
+    for message in common.as_list(body["messages"], "messages"):
+        message = common.as_dict(message, "messages[]")
+        role = common.as_str(message.get("role"), "messages[].role")
         content = message.get("content") or ""
         if role == "system":
-            system.append(as_str(content, "messages[].content"))
+            system.append(common.as_str(content, "messages[].content"))
         elif role == "tool":
             name = message.get("tool_name") or message.get("name")
-            result = tool_result_part(
+            result = build.tool_result_part(
                 id=ids.result(message.get("tool_call_id"), name if type(name) is str else None),
                 content=result_parts(content),
             )
-            add_turn(turns, "tool", [result])
+            common.add_turn(turns, "tool", [result])
         else:
-            add_turn(turns, role, _parts(message, ids))
+            common.add_turn(turns, role, _parts(message, ids))
     tools = parse_tools(body.get("tools") or [])
-    return make_request(
+    return build.make_request(
         model=body.get("model"),
         system="\n".join(system) if system else None,
         messages=turns,
         tools=tools,
-        tool_choice=default_tool_choice(None, tools),
+        tool_choice=common.default_tool_choice(None, tools),
         thinking=body.get("think"),
         output_format=_output_format(body.get("format")),
         params=_params(body, _CHAT),
@@ -92,14 +72,14 @@ def parse_chat(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
 
 def parse_generate(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     """The canonical request of an ``/api/generate`` body: the prompt is one user turn."""
-    prompt = as_str(body["prompt"], "prompt")
-    parts: list[Part] = [text_part(prompt)] if prompt else []
+    prompt = common.as_str(body["prompt"], "prompt")
+    parts: list[build.Part] = [build.text_part(prompt)] if prompt else []
     parts.extend(_images(body.get("images")))
     system = body.get("system")
-    return make_request(
+    return build.make_request(
         model=body.get("model"),
-        system=as_str(system, "system") if system else None,
-        messages=[make_message("user", parts)],
+        system=common.as_str(system, "system") if system else None,
+        messages=[build.make_message("user", parts)],
         thinking=body.get("think"),
         output_format=_output_format(body.get("format")),
         state={key: body[key] for key in _GENERATE_STATE if body.get(key)},
@@ -112,41 +92,46 @@ def _output_format(fmt: JSON) -> dict[str, JSON] | None:
     if fmt is None or fmt == "":
         return None
     if fmt == "json":
-        return make_output_format("json")
-    return json_schema_format(as_dict(fmt, "format"))
+        return build.make_output_format("json")
+    return common.json_schema_format(common.as_dict(fmt, "format"))
 
 
-def _parts(message: dict[str, JSON], ids: CallIds) -> list[Part]:
-    parts: list[Part] = []
+def _parts(message: dict[str, JSON], ids: common.CallIds) -> list[build.Part]:
+    parts: list[build.Part] = []
     thinking = message.get("thinking")
     if type(thinking) is str and thinking:
-        parts.append(thinking_part(thinking))
-    content = as_str(message.get("content") or "", "messages[].content")
+        parts.append(build.thinking_part(thinking))
+    content = common.as_str(message.get("content") or "", "messages[].content")
     if content:
-        parts.append(text_part(content))
+        parts.append(build.text_part(content))
     parts.extend(_images(message.get("images")))
-    for call in as_list(message.get("tool_calls") or [], "tool_calls"):
-        function = as_dict(as_dict(call, "tool_calls[]").get("function"), "tool_calls[].function")
-        name = as_str(function.get("name"), "tool_calls[].function.name")
+    for call in common.as_list(message.get("tool_calls") or [], "tool_calls"):
+        function = common.as_dict(
+            common.as_dict(call, "tool_calls[]").get("function"), "tool_calls[].function"
+        )
+        name = common.as_str(function.get("name"), "tool_calls[].function.name")
         parts.append(
-            tool_call_part(
+            build.tool_call_part(
                 id=ids.call(call.get("id"), name),
                 name=name,
-                arguments=parse_json_text(function.get("arguments", {})),
+                arguments=common.parse_json_text(function.get("arguments", {})),
             )
         )
     return parts
 
 
-def _images(images: JSON) -> list[Part]:
-    return [image_part(data=as_str(i, "images[]")) for i in as_list(images or [], "images")]
+def _images(images: JSON) -> list[build.Part]:
+    return [
+        build.image_part(data=common.as_str(i, "images[]"))
+        for i in common.as_list(images or [], "images")
+    ]
 
 
 def _params(body: dict[str, JSON], known: frozenset[str]) -> dict[str, JSON]:
-    params = fold_params(body, known)
+    params = common.fold_params(body, known)
     options = body.get("options")
     if options:
-        for key, value in as_dict(options, "options").items():
+        for key, value in common.as_dict(options, "options").items():
             if value is not None:
                 params[_OPTION_NAMES.get(key, key)] = value
     return params

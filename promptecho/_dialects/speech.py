@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from promptecho._types import JSON
 
-from ._build import (
-    make_speech,
-)
-from ._common import as_str, fold_params
+from . import _build as build
+from . import _common as common
 
 __all__ = ["parse"]
 
@@ -20,12 +18,12 @@ _KNOWN = frozenset({"model", "input", "voice", "response_format", "instructions"
 def parse(body: dict[str, JSON], url: str = "") -> dict[str, JSON]:
     """The canonical request of an ``/audio/speech`` body."""
     speed = body.get("speed")
-    return make_speech(
+    return build.make_speech(
         model=body.get("model"),
-        input=as_str(body["input"], "input"),
+        input=common.as_str(body["input"], "input"),
         voice=body.get("voice"),
         response_format=body.get("response_format") or "mp3",
         instructions=body.get("instructions") or None,
         speed=None if speed in (None, 1) else speed,
-        params=fold_params(body, _KNOWN),
+        params=common.fold_params(body, _KNOWN),
     )
