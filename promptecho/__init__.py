@@ -26,6 +26,7 @@ from ._errors import (
 from ._httpx import AsyncEchoTransport, EchoTransport, async_client, client
 from ._match import DEFAULT_MATCH_ON
 from ._scope import CassetteHandle, use_cassette
+from ._sdk import sdk
 from ._version import VERSION as __version__  # noqa: F401 - the package version
 
 if _TYPE_CHECKING:
@@ -60,5 +61,6 @@ __all__ = [
     "canonicalize",
     "client",
     "register_normalizer",
+    "sdk",
     "use_cassette",
 ]
