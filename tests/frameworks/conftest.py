@@ -1,0 +1,57 @@
+"""Fixtures for the framework recipes: a wire-sample upstream, a cassette, and the record/replay round.
+
+Each test in this folder records a framework's call against `FakeUpstream` (the real provider wire
+samples of tests/upstream.py), stops the upstream, replays with fresh clients in mode "none", and
+compares what the framework returned. A framework that is not installed skips its module with the
+install line: the pinned ones come with the ``frameworks`` extra, instructor and llama-index (which
+pin an older openai) live in the environment that ``.ci/run`` builds for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from promptecho._types import Mode
+from promptecho.testing import FakeUpstream
+from tests.sdk.conftest import stop_and_prove_down
+from tests.upstream import wire_handler
+
+T = TypeVar("T")
+
+KEY = "sk-promptecho-test"
+
+EXTRA = 'pip install -e ".[frameworks]"'
+OWN_VENV = "it pins an older openai than the dev extra: .ci/run tests it in its own venv"
+
+
+@pytest.fixture
+def up() -> Iterator[FakeUpstream]:
+    """A live upstream serving the wire samples (stopped by `replayed_equal`, or at the end)."""
+    upstream = FakeUpstream(wire_handler()).start()
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+@pytest.fixture
+def cassette(tmp_path: Path) -> Path:
+    return tmp_path / "cassettes" / "framework.json"
+
+
+def record_then_replay(up: FakeUpstream, run: Callable[[Mode], T]) -> tuple[T, T]:
+    """``run("once")`` through the live upstream, stop it, then ``run("none")``."""
+    live = run("once")
+    stop_and_prove_down(up)
+    return live, run("none")
+
+
+async def arecord_then_replay(up: FakeUpstream, run: Callable[[Mode], object]) -> tuple[T, T]:
+    """The async twin of `record_then_replay`: ``run`` returns an awaitable."""
+    live = await run("once")  # type: ignore[misc]
+    stop_and_prove_down(up)
+    return live, await run("none")  # type: ignore[misc]
