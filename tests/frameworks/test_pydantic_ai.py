@@ -22,17 +22,17 @@ from .conftest import EXTRA, KEY, arecord_then_replay
 
 pytest.importorskip("pydantic_ai", reason=f"pydantic-ai is not installed: {EXTRA}")
 
-import httpx2  # noqa: E402
-from pydantic_ai import Agent  # noqa: E402
-from pydantic_ai.models.anthropic import AnthropicModel  # noqa: E402
-from pydantic_ai.models.google import GoogleModel  # noqa: E402
-from pydantic_ai.models.openai import OpenAIChatModel  # noqa: E402
-from pydantic_ai.providers.anthropic import AnthropicProvider  # noqa: E402
-from pydantic_ai.providers.google import GoogleProvider  # noqa: E402
-from pydantic_ai.providers.openai import OpenAIProvider  # noqa: E402
+import httpx2
+from pydantic_ai import Agent
+from pydantic_ai.models.anthropic import AnthropicModel
+from pydantic_ai.models.google import GoogleModel
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.anthropic import AnthropicProvider
+from pydantic_ai.providers.google import GoogleProvider
+from pydantic_ai.providers.openai import OpenAIProvider
 
-import promptecho.httpx2  # noqa: E402
-from tests.sdk.conftest import areal  # noqa: E402
+import promptecho.httpx2
+from tests.sdk.conftest import areal
 
 
 def http_client(cassette: Path, mode: Mode) -> httpx2.AsyncClient:
@@ -110,4 +110,3 @@ async def test_google_agent_with_tools_replays_its_answer_and_tool_calls(
     )
     assert "Paris" in live[1]
     assert replayed == live
-
