@@ -1,0 +1,125 @@
+"""openai-agents: ``set_default_openai_client(...)`` with a promptecho client, tracing disabled.
+
+openai-agents 0.24.0 runs its models through the default ``AsyncOpenAI`` client, which the recipe
+sets to ``promptecho.sdk(openai.AsyncOpenAI, cassette)`` with ``use_for_tracing=False``; tracing is
+disabled with ``set_tracing_disabled(True)``, because its exporter has a client of its own, pointed
+at the live API. Both are process-wide settings: the fixture restores them. The agent calls the
+Responses API: a tool call (the agent runs the tool between the two recorded calls) and a stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import promptecho
+from promptecho._types import Mode
+from promptecho.testing import FakeUpstream
+
+from .conftest import EXTRA, KEY, arecord_then_replay, record_then_replay
+
+pytest.importorskip("agents", reason=f"openai-agents is not installed: {EXTRA}")
+
+import httpx2
+import openai
+from agents import (
+    Agent,
+    Runner,
+    function_tool,
+    set_default_openai_client,
+    set_tracing_disabled,
+)
+from agents.models import _openai_shared
+
+from tests.sdk.conftest import areal
+
+WEATHER = "What's the weather in Paris and in Tokyo?"
+
+
+@pytest.fixture(autouse=True)
+def process_wide_settings() -> Iterator[None]:
+    before = _openai_shared.get_default_openai_client()
+    set_tracing_disabled(True)
+    try:
+        yield
+    finally:
+        set_tracing_disabled(False)
+        _openai_shared.set_default_openai_client(before)  # type: ignore[arg-type]
+
+
+def use_cassette(url: str, cassette: Path, mode: Mode) -> openai.AsyncOpenAI:
+    """The recipe: the agents' default client records into and replays from ``cassette``."""
+    client = promptecho.sdk(
+        openai.AsyncOpenAI, cassette, mode=mode, transport=areal(httpx2), api_key=KEY, base_url=url
+    )
+    set_default_openai_client(client, use_for_tracing=False)
+    return client
+
+
+def weather_agent() -> tuple[Agent[Any], list[str]]:
+    asked: list[str] = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Get the current weather in a city."""
+        asked.append(city)
+        return f"{city}: 14 degrees"
+
+    return Agent(name="weather", model="gpt-4.1-mini", tools=[get_weather]), asked
+
+
+async def run_tools(url: str, cassette: Path, mode: Mode) -> tuple[str, list[str]]:
+    async with use_cassette(url, cassette, mode):
+        agent, asked = weather_agent()
+        result = await Runner.run(agent, WEATHER)
+        return result.final_output, sorted(asked)
+
+
+async def run_stream(url: str, cassette: Path, mode: Mode) -> tuple[list[str], str]:
+    async with use_cassette(url, cassette, mode):
+        agent = Agent(name="hello", model="gpt-4.1-mini")
+        result = Runner.run_streamed(agent, "Say hello.")
+        deltas = [
+            event.data.delta
+            async for event in result.stream_events()
+            if event.type == "raw_response_event"
+            and event.data.type == "response.output_text.delta"
+        ]
+        return deltas, result.final_output
+
+
+async def test_agent_with_a_tool_replays_its_answer_and_its_tool_calls(
+    up: FakeUpstream, cassette: Path
+) -> None:
+    live, replayed = await arecord_then_replay(
+        up, lambda mode: run_tools(up.url + "/v1", cassette, mode)
+    )
+    assert live[1] == ["Paris", "Tokyo"]
+    assert live[0].startswith("Paris")
+    assert replayed == live
+
+
+async def test_streamed_agent_replays_every_text_delta(up: FakeUpstream, cassette: Path) -> None:
+    live, replayed = await arecord_then_replay(
+        up, lambda mode: run_stream(up.url + "/v1", cassette, mode)
+    )
+    assert len(live[0]) > 1
+    assert "".join(live[0]) == live[1]
+    assert replayed == live
+
+
+def test_run_sync_replays_what_it_recorded(up: FakeUpstream, cassette: Path) -> None:
+    def run(mode: Mode) -> tuple[str, list[str]]:
+        client = use_cassette(up.url + "/v1", cassette, mode)
+        agent, asked = weather_agent()
+        output = Runner.run_sync(agent, WEATHER).final_output
+        asyncio.run(client.close())
+        return output, sorted(asked)
+
+    live, replayed = record_then_replay(up, run)
+    assert live[1] == ["Paris", "Tokyo"]
+    assert replayed == live
