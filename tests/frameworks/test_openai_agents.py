@@ -111,4 +111,3 @@ async def test_streamed_agent_replays_every_text_delta(up: FakeUpstream, cassett
     assert len(live[0]) > 1
     assert "".join(live[0]) == live[1]
     assert replayed == live
-
