@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,9 +30,10 @@ from mistralai.client import Mistral
 import promptecho
 from promptecho import CassetteMiss
 from promptecho._sdk import _KEY_ENV, PLACEHOLDER_KEY, build_sdk, will_replay
-from promptecho.testing import FakeUpstream
+from promptecho.testing import FakeUpstream, openai_chat_handler
 from tests.sdk.conftest import API_KEY, areal, dump, kwargs_of, real, stop_and_prove_down
 from tests.sdk.test_gemini import arguments
+from tests.test_plugin import INI
 from tests.upstream import wire_handler
 
 KEY_VARIABLES = sorted({name for names in _KEY_ENV.values() for name in names})
@@ -363,3 +367,54 @@ def test_a_client_passed_by_the_caller_is_refused_with_what_to_do(tmp_path: Path
         pytest.raises(TypeError, match=r"http_client= is what promptecho sets"),
     ):
         promptecho.sdk(openai.OpenAI, tmp_path / "c.json", http_client=own)
+
+
+# -- the README's snippets, as written ------------------------------------------------------
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def readme_block(after: str, starts: str) -> str:
+    """The first python block after the heading ``after`` that starts with ``starts``."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index(after) :]
+    for block in section.split("```python\n")[1:]:
+        code = block.split("```", 1)[0]
+        if code.startswith(starts):
+            return code
+    raise AssertionError(f"no python block starting {starts!r} after {after!r}")
+
+
+@pytest.mark.usefixtures("no_keys")
+def test_the_readme_quickstart_runs_as_written_with_no_key_and_no_network(tmp_path: Path) -> None:
+    code = readme_block("## Quickstart", "import openai\nimport promptecho\n")
+    env = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES and k != "OPENAI_BASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "You said: Say hello.\n" * 2
+    assert (tmp_path / "cassettes" / "hello.json").exists()
+
+
+def test_the_readme_pytest_example_records_then_replays_with_no_key(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_readme=readme_block("## Using with pytest", "import openai\n"))
+    monkeypatch.delenv("CI", raising=False)
+    for name in KEY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with FakeUpstream(openai_chat_handler) as api:
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{api.url}/v1")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        pytester.runpytest("-k", "test_says_hello").assert_outcomes(passed=1)
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert (pytester.path / "cassettes" / "test_readme" / "test_says_hello.json").exists()
+    pytester.runpytest("-k", "test_says_hello").assert_outcomes(passed=1)
