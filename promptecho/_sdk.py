@@ -145,7 +145,14 @@ def sdk(sdk_class: Callable[..., Any], cassette: str | os.PathLike[str], /, **op
 
     def http_client(flavor: Flavor, is_async: bool) -> Any:
         module = _flavour_module(flavor)
-        client = (module.async_client if is_async else module.client)(cassette, **echo)
+        options = dict(echo)
+        # An SDK that takes a sync and an async client (mistralai, google-genai) gets both,
+        # and a real ``transport=`` can serve only the one of its kind.
+        if not hasattr(
+            options.get("transport"), "handle_async_request" if is_async else "handle_request"
+        ):
+            options.pop("transport", None)
+        client = (module.async_client if is_async else module.client)(cassette, **options)
         made.append(client)
         return client
 
