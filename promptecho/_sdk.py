@@ -130,9 +130,9 @@ def sdk(sdk_class: Callable[..., Any], cassette: str | os.PathLike[str], /, **op
     replay and no key is given or set. Closing the SDK client writes the cassette, for the
     SDKs that close a client they were given (anthropic, openai, groq, cohere, ollama);
     google-genai and mistralai leave it open: their sync client is closed when the SDK client
-    is garbage-collected (or at exit), and every recorded interaction is in the cassette's
-    journal meanwhile, which the next load folds in. The pytest handle and `use_cassette`
-    close everything at their end.
+    is garbage-collected (or at exit), their async client is not (a finalizer cannot await),
+    and every recorded interaction is in the cassette's journal meanwhile, which the next
+    load folds in.
 
     Examples
     --------
