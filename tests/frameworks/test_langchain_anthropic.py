@@ -42,24 +42,15 @@ def get_weather(city: str, unit: str = "celsius") -> str:
 def chat_model(url: str, cassette: Path, mode: Mode, *, is_async: bool) -> ChatAnthropic:
     """The recipe: a ChatAnthropic whose anthropic client is a promptecho one."""
     llm = ChatAnthropic(model_name=MODEL, api_key=KEY, base_url=url, max_tokens=1024)  # type: ignore[call-arg]
+    sdk_class = anthropic.AsyncAnthropic if is_async else anthropic.Anthropic
+    transport = areal(httpx2) if is_async else real(httpx2)
+    client = promptecho.sdk(
+        sdk_class, cassette, mode=mode, transport=transport, api_key=KEY, base_url=url
+    )
     if is_async:
-        llm._async_client = promptecho.sdk(  # type: ignore[method-assign]
-            anthropic.AsyncAnthropic,
-            cassette,
-            mode=mode,
-            transport=areal(httpx2),
-            api_key=KEY,
-            base_url=url,
-        )
+        llm._async_client = client  # type: ignore[method-assign]
     else:
-        llm._client = promptecho.sdk(  # type: ignore[method-assign]
-            anthropic.Anthropic,
-            cassette,
-            mode=mode,
-            transport=real(httpx2),
-            api_key=KEY,
-            base_url=url,
-        )
+        llm._client = client  # type: ignore[method-assign]
     return llm
 
 

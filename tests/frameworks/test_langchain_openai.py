@@ -38,37 +38,40 @@ def get_weather(city: str, unit: str = "celsius") -> str:
     return f"{city}: 14 degrees {unit}"
 
 
+def clients(cassette: Path, mode: Mode) -> tuple[httpx2.Client, httpx2.AsyncClient]:
+    """The recipe's two promptecho clients, on one cassette."""
+    return (
+        promptecho.httpx2.client(cassette, mode=mode, transport=real(httpx2)),
+        promptecho.httpx2.async_client(cassette, mode=mode, transport=areal(httpx2)),
+    )
+
+
+def openai_chat(url: str, sync: httpx2.Client, async_: httpx2.AsyncClient) -> ChatOpenAI:
+    return ChatOpenAI(
+        model="gpt-4.1-mini",
+        api_key=KEY,  # type: ignore[arg-type]
+        base_url=url + "/v1",
+        http_client=sync,
+        http_async_client=async_,
+    )
+
+
 @contextlib.contextmanager
 def chat_model(url: str, cassette: Path, mode: Mode) -> Iterator[ChatOpenAI]:
-    """The recipe: one cassette, a sync and an async promptecho client, closed by the caller."""
-    sync = promptecho.httpx2.client(cassette, mode=mode, transport=real(httpx2))
-    async_ = promptecho.httpx2.async_client(cassette, mode=mode, transport=areal(httpx2))
+    """A ChatOpenAI on both clients; the caller (the recipe) closes them."""
+    sync, async_ = clients(cassette, mode)
     with sync:
-        yield ChatOpenAI(
-            model="gpt-4.1-mini",
-            api_key=KEY,  # type: ignore[arg-type]
-            base_url=url + "/v1",
-            http_client=sync,
-            http_async_client=async_,
-        )
+        yield openai_chat(url, sync, async_)
     # the async client was not used by a sync test: closing it only folds what it recorded
     asyncio.run(async_.aclose())
 
 
 @contextlib.asynccontextmanager
 async def achat_model(url: str, cassette: Path, mode: Mode) -> AsyncIterator[ChatOpenAI]:
-    sync = promptecho.httpx2.client(cassette, mode=mode, transport=real(httpx2))
-    async with promptecho.httpx2.async_client(
-        cassette, mode=mode, transport=areal(httpx2)
-    ) as async_:
+    sync, async_ = clients(cassette, mode)
+    async with async_:
         with sync:
-            yield ChatOpenAI(
-                model="gpt-4.1-mini",
-                api_key=KEY,  # type: ignore[arg-type]
-                base_url=url + "/v1",
-                http_client=sync,
-                http_async_client=async_,
-            )
+            yield openai_chat(url, sync, async_)
 
 
 def message(value: Any) -> dict[str, Any]:
