@@ -23,16 +23,17 @@ import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from ._adapter import split_options
+from ._options import split_options
 from ._types import Mode
 
-__all__ = ["PLACEHOLDER_KEY", "Flavor", "build_sdk", "sdk", "will_replay"]
+__all__ = ["PLACEHOLDER_KEY", "build_sdk", "sdk", "will_replay"]
 
-Flavor: TypeAlias = Literal["httpx", "httpx2"]
+if TYPE_CHECKING:  # _scope builds the handles that call build_sdk: no import cycle at run time
+    from ._scope import Flavor
 
-HttpClientFactory: TypeAlias = Callable[[Flavor, bool], Any]
+HttpClientFactory: TypeAlias = "Callable[[Flavor, bool], Any]"
 """``http_client(flavor, is_async)``: a client of that flavour on a promptecho transport."""
 
 PLACEHOLDER_KEY = "promptecho-replay-placeholder-key"
@@ -144,7 +145,9 @@ def sdk(sdk_class: Callable[..., Any], cassette: str | os.PathLike[str], /, **op
     made: list[Any] = []
 
     def http_client(flavor: Flavor, is_async: bool) -> Any:
-        module = _flavour_module(flavor)
+        from ._scope import flavour  # at call time: _scope will import this module
+
+        module = flavour(flavor)[0]
         options = dict(echo)
         # An SDK that takes a sync and an async client (mistralai, google-genai) gets both,
         # and a real ``transport=`` can serve only the one of its kind.
@@ -170,16 +173,6 @@ def sdk(sdk_class: Callable[..., Any], cassette: str | os.PathLike[str], /, **op
 def _close_sync(clients: list[Any]) -> None:
     for client in clients:
         client.close()
-
-
-def _flavour_module(flavor: Flavor) -> ModuleType:
-    if flavor == "httpx2":
-        from . import httpx2  # imported only when an SDK needs it: httpx2 is an extra
-
-        return httpx2
-    from . import _httpx
-
-    return _httpx
 
 
 def _injection(sdk_class: Callable[..., Any]) -> _Injection:
