@@ -3,8 +3,8 @@
 Each test in this folder records a framework's call against `FakeUpstream` (the real provider wire
 samples of tests/upstream.py), stops the upstream, replays with fresh clients in mode "none", and
 compares what the framework returned. A framework that is not installed skips its module with the
-install line: the pinned ones come with the ``frameworks`` extra, instructor and llama-index (which
-pin an older openai) live in the environment that ``.ci/run`` builds for them.
+install line: the pinned ones come with the ``frameworks`` extra; instructor, llama-index and
+openai-agents (whose pins conflict with the dev extra's) live in the venv ``.ci/run`` builds for them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ T = TypeVar("T")
 KEY = "sk-promptecho-test"
 
 EXTRA = 'pip install -e ".[frameworks]"'
-OWN_VENV = "it pins an older openai than the dev extra: .ci/run tests it in its own venv"
+OWN_VENV = 'its pins conflict with the dev extra: .ci/run tests it in its own venv (pip install -e ".[frameworks-openai2]")'
 
 
 @pytest.fixture

@@ -1,12 +1,15 @@
 """openai-agents: ``set_default_openai_client(...)`` with a promptecho client, tracing disabled.
 
-openai-agents 0.24.0 runs its models through the default ``AsyncOpenAI`` client, which the recipe
-sets to ``promptecho.sdk(openai.AsyncOpenAI, cassette)`` with ``use_for_tracing=False``; tracing is
+openai-agents runs its models through the default ``AsyncOpenAI`` client, which the recipe sets to
+``promptecho.sdk(openai.AsyncOpenAI, cassette)`` with ``use_for_tracing=False``; tracing is
 disabled with ``set_tracing_disabled(True)``, because its exporter has a client of its own, pointed
 at the live API. Both are process-wide settings: the fixture restores them. The agent calls the
 Responses API: a tool call (the agent runs the tool between the two recorded calls) and a stream.
-``Runner.run_sync`` is not covered: it leaves an event loop of its own unclosed, which fails a
-run with warnings as errors whatever the client.
+
+Tested with openai-agents 0.20.0 and openai 2.54.0, in the openai2 venv: its newer releases pin
+``websockets<17``, which the dev extra's ``websockets==17.4`` excludes (0.24.0 passed this test
+beside openai 3.57.0 before that pin came in). ``Runner.run_sync`` is not covered: our test of it
+failed under warnings-as-errors on an unclosed event loop.
 """
 
 from __future__ import annotations
@@ -21,11 +24,10 @@ import promptecho
 from promptecho._types import Mode
 from promptecho.testing import FakeUpstream
 
-from .conftest import EXTRA, KEY, arecord_then_replay
+from .conftest import KEY, OWN_VENV, arecord_then_replay
 
-pytest.importorskip("agents", reason=f"openai-agents is not installed: {EXTRA}")
+pytest.importorskip("agents", reason=f"openai-agents is not installed: {OWN_VENV}")
 
-import httpx2
 import openai
 from agents import (
     Agent,
@@ -35,8 +37,6 @@ from agents import (
     set_tracing_disabled,
 )
 from agents.models import _openai_shared
-
-from tests.sdk.conftest import areal
 
 WEATHER = "What's the weather in Paris and in Tokyo?"
 
@@ -54,9 +54,8 @@ def process_wide_settings() -> Iterator[None]:
 
 def use_cassette(url: str, cassette: Path, mode: Mode) -> openai.AsyncOpenAI:
     """The recipe: the agents' default client records into and replays from ``cassette``."""
-    client = promptecho.sdk(
-        openai.AsyncOpenAI, cassette, mode=mode, transport=areal(httpx2), api_key=KEY, base_url=url
-    )
+    # No real transport given: sdk() picks the flavour of the installed openai (httpx for 2.x)
+    client = promptecho.sdk(openai.AsyncOpenAI, cassette, mode=mode, api_key=KEY, base_url=url)
     set_default_openai_client(client, use_for_tracing=False)
     return client
 
