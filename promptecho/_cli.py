@@ -559,6 +559,7 @@ def _age(age: timedelta) -> str:
 
 # -- diff ------------------------------------------------------------------------------
 
+
 def match_key(request: RecordedRequest) -> Key:
     """The key a replay matches ``request`` on, with the default ``match_on``."""
     return key_of(request.method, request.url, request.api, request.stream, request.body, None)

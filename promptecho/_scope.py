@@ -150,6 +150,36 @@ class CassetteHandle:
         self._handed_out.append(_HandedOut(echo, client, is_async=True))
         return client
 
+    def sdk(
+        self,
+        sdk_class: Callable[..., Any],
+        /,
+        *,
+        cassette: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> Any:
+        """A ready SDK client (`promptecho.sdk`) whose HTTP clients this scope hands out: they
+        share its play state (a sync and an async client of one SDK included) and close with it.
+
+        promptecho's options go to its transports, ``flavor`` is the SDK's own, every other
+        keyword goes to the SDK; a placeholder key is given when the cassette will replay.
+        """
+        from ._sdk import build_sdk, options_for, will_replay
+
+        echo, sdk_kwargs = split_options(options)
+
+        def http_client(flavor: Flavor, is_async: bool) -> Any:
+            hand_out = self.async_client if is_async else self.client
+            return hand_out(cassette=cassette, flavor=flavor, **options_for(echo, is_async))
+
+        mode = Options(**self._options(echo)).mode
+        return build_sdk(
+            sdk_class,
+            sdk_kwargs,
+            http_client=http_client,
+            will_replay=will_replay(self.resolve(cassette), mode),
+        )
+
     def websocket(
         self,
         upstream: str,

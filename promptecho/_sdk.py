@@ -148,13 +148,7 @@ def sdk(sdk_class: Callable[..., Any], cassette: str | os.PathLike[str], /, **op
         from ._scope import flavour  # at call time: _scope will import this module
 
         module = flavour(flavor)[0]
-        options = dict(echo)
-        # An SDK that takes a sync and an async client (mistralai, google-genai) gets both,
-        # and a real ``transport=`` can serve only the one of its kind.
-        if not hasattr(
-            options.get("transport"), "handle_async_request" if is_async else "handle_request"
-        ):
-            options.pop("transport", None)
+        options = options_for(echo, is_async)
         client = (module.async_client if is_async else module.client)(cassette, **options)
         made.append(client)
         return client
@@ -168,6 +162,15 @@ def sdk(sdk_class: Callable[..., Any], cassette: str | os.PathLike[str], /, **op
     with contextlib.suppress(TypeError):  # an SDK object that takes no weak reference
         weakref.finalize(built, _close_sync, [c for c in made if hasattr(c, "close")])
     return built
+
+
+def options_for(options: dict[str, Any], is_async: bool) -> dict[str, Any]:
+    """A client's promptecho options: an SDK that takes a sync and an async client (mistralai,
+    google-genai) gets both, and a real ``transport=`` can serve only the one of its kind."""
+    kept = dict(options)
+    if not hasattr(kept.get("transport"), "handle_async_request" if is_async else "handle_request"):
+        kept.pop("transport", None)
+    return kept
 
 
 def _close_sync(clients: list[Any]) -> None:

@@ -221,3 +221,29 @@ def test_an_integer_recorded_where_a_float_comes_is_drift(tmp_path: Path) -> Non
     with httpx.Client(transport=echo) as client:
         client.post(URL, json=chat("hi", temperature=1.0))
     assert [d.path for d in echo.drift[0].differences] == ["params.temperature"]
+
+
+def test_a_scope_builds_sdk_clients_that_share_its_play_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openai
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+    path = tmp_path / "c.json"
+    ask = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "same"}]}
+    with FakeUpstream(openai_chat_handler) as upstream, promptecho.use_cassette(path) as cassette:
+        client = cassette.sdk(openai.OpenAI, base_url=f"{upstream.url}/v1", api_key="sk-test")
+        live = [client.chat.completions.create(**ask).id for _ in range(2)]
+
+    async def replay() -> tuple[list[str], list[Any]]:
+        async with promptecho.use_cassette(path, mode="none") as cassette:
+            sync = cassette.sdk(openai.OpenAI)  # no key anywhere: a placeholder is given
+            async_sdk = cassette.sdk(openai.AsyncOpenAI)
+            first = sync.chat.completions.create(**ask).id
+            second = (await async_sdk.chat.completions.create(**ask)).id
+            return [first, second], cassette.unplayed()
+
+    replayed, unplayed = asyncio.run(replay())
+    assert replayed == live
+    assert unplayed == []
