@@ -67,7 +67,6 @@ __all__ = [
     "line_digest",
     "lock_folder",
     "locked",
-    "read_journal",
     "read_merged",
 ]
 
@@ -289,12 +288,6 @@ def _scan(
     if last and torn:
         damaged.append(_Damaged(file, len(lines) + 1, last, "cut short (no newline at its end)"))
     return good, damaged
-
-
-def read_journal(path: Path) -> list[Interaction]:
-    """The readable interactions of a journal, without writing anything."""
-    good, _ = _scan(journal_path(path), torn=False)
-    return [interaction_decoder.decode(line) for line in good]
 
 
 def _set_aside(path: Path, damaged: list[_Damaged], *, fsync: bool) -> None:
