@@ -22,6 +22,7 @@ from typing import Any, cast
 import msgspec
 
 from ._types import JSON
+from ._url import split_url
 
 __all__ = [
     "CHAT_APIS",
@@ -403,17 +404,8 @@ def _split(url: str) -> tuple[str, str]:
 
     A few string operations: cheaper than ``urlsplit`` on every request.
     """
-    start = url.find("://")
-    start = start + 3 if start >= 0 else 0
-    slash = url.find("/", start)
-    netloc = url[start:] if slash < 0 else url[start:slash]
-    host = netloc.rpartition("@")[2]
-    if host.count(":") == 1:
-        host = host.partition(":")[0]
-    path = url[slash:] if slash >= 0 else ""
-    for stop in ("?", "#"):
-        path = path.partition(stop)[0]
-    return host.lower(), path.rstrip("/")
+    parts = split_url(url)
+    return parts.host, parts.path.rstrip("/")
 
 
 def _custom(url: str, body: dict[str, JSON]) -> Canonical | None:

@@ -30,6 +30,7 @@ from ._content import render_body
 from ._errors import Difference
 from ._match import describe, diff, select
 from ._types import JSON, Headers
+from ._url import split_url
 
 if TYPE_CHECKING:
     from ._match import MatchOn
@@ -138,14 +139,11 @@ def endpoint(url: str) -> str:
     The host is not part of the key: a cassette belongs to one client, and the same
     recording must replay through a gateway, a proxy or a server on another port.
     """
-    rest = url.split("://", 1)[-1]
-    slash = rest.find("/")
-    path = rest[slash:] if slash >= 0 else "/"
-    path, _, _fragment = path.partition("#")
-    path, sep, query = path.partition("?")
-    if not sep:
+    parts = split_url(url)
+    path = parts.path or "/"
+    if parts.query is None:
         return path
-    return f"{path}?{'&'.join(sorted(query.split('&')))}"
+    return f"{path}?{'&'.join(sorted(parts.query.split('&')))}"
 
 
 def key_of(

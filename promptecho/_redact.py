@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, unquote_plus
 
 from ._types import Headers
+from ._url import split_url
 
 if TYPE_CHECKING:
     from ._secrets import BodyPath
@@ -229,35 +230,22 @@ def redact_url(url: str, redaction: Redaction, secrets: list[str] | None = None)
     >>> redact_url("https://u:p@h/x?key=k&n=1", DEFAULT_REDACTION)
     'https://<redacted>@h/x?key=<redacted>&n=1'
     """
-    url = _without_userinfo(url, secrets)
-    base, sep, query = url.partition("?")
-    if not sep:
-        return url
-    query, hsep, fragment = query.partition("#")
-    parts = []
-    for part in query.split("&"):
+    parts = split_url(url)
+    userinfo, at_sign, host = parts.netloc.rpartition("@")
+    if at_sign and parts.scheme is not None:
+        if secrets is not None and userinfo:
+            user, _, password = userinfo.partition(":")
+            found = (unquote(userinfo), unquote(user), unquote(password))
+            secrets.extend(p for p in found if p)
+        parts = parts._replace(netloc=f"{MARKER}@{host}")
+    if parts.query is None:
+        return parts.join()
+    kept = []
+    for part in parts.query.split("&"):
         name, eq, value = part.partition("=")
         if eq and unquote_plus(name).lower() in redaction.query:
             if secrets is not None and value:
                 secrets.append(unquote_plus(value))
             part = f"{name}={MARKER}"
-        parts.append(part)
-    return f"{base}?{'&'.join(parts)}{hsep}{fragment}"
-
-
-def _without_userinfo(url: str, secrets: list[str] | None) -> str:
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    end = len(rest)
-    for stop in "/?#":
-        at = rest.find(stop)
-        if 0 <= at < end:
-            end = at
-    userinfo, at_sign, host = rest[:end].rpartition("@")
-    if not at_sign:
-        return url
-    if secrets is not None and userinfo:
-        user, _, password = userinfo.partition(":")
-        secrets.extend(p for p in (unquote(userinfo), unquote(user), unquote(password)) if p)
-    return f"{scheme}://{MARKER}@{host}{rest[end:]}"
+        kept.append(part)
+    return parts._replace(query="&".join(kept)).join()

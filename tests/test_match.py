@@ -433,3 +433,20 @@ def test_what_a_miss_prints_selects_what_it_printed():
     assert printed == "messages[0].content[0].text"
     assert select(body, "openai-chat", [printed]) == {printed: "summarize the cat"}
     assert select(incoming, "openai-chat", [printed]) == {printed: "x"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.openai.com/v1/chat/completions",
+        "https://u:p@h:8/v1/x?b=2&a=1#frag",
+        "http://h?x=1",
+        "h/path?q#f?g",
+        "https://[::1]:8080/v1/messages?",
+        "https://h/p#only-a-fragment",
+    ],
+)
+def test_the_url_splitter_gives_every_byte_back(url: str) -> None:
+    from promptecho._url import split_url
+
+    assert split_url(url).join() == url
