@@ -318,8 +318,8 @@ class Cassette(Base, kw_only=True):
         """
         if self.websockets:  # one frame per line: see `_with_sessions`
             head = msgspec.structs.replace(self, websockets=[])
-            return _with_sessions(_pretty(_encoder.encode(head)), self.websockets)
-        return _pretty(_encoder.encode(self))
+            return _with_sessions(_pretty([_encoder.encode(head)]), self.websockets)
+        return _pretty([_encoder.encode(self)])
 
     def save(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
         """Write atomically: a temporary file in the same folder, then ``os.replace``."""
@@ -562,15 +562,40 @@ encode_interaction = _encoder.encode
 """An interaction's compact JSON: a journal line, and what `cassette_bytes` splices."""
 
 
-def _pretty(compact: bytes) -> bytes:
-    """A compact cassette laid out as the file: pretty, each stream event on one line."""
+def _pretty(holder: list[bytes]) -> bytes:
+    """A compact cassette laid out as the file: pretty, each stream event on one line.
+
+    The compact bytes come in a one-item list that this empties, so that no caller keeps
+    them alive while the laid-out copy is made: a large cassette without streams is then
+    held twice at most, not three times.
+    """
+    compact = holder.pop()
+    layout = _stream_layout(compact)
+    if layout is None:  # no stream: plain pretty-printing
+        formatted = msgspec.json.format(compact, indent=2)
+        del compact
+        return formatted + b"\n"
+    pieces, streams = layout
+    laid_out = msgspec.json.format(b"".join(pieces), indent=2).split(_PRETTY_PLACEHOLDER)
+    if len(laid_out) != len(streams) + 1:  # the placeholder's text was in the data too
+        return msgspec.json.format(compact, indent=2) + b"\n"
+    out = [laid_out[0]]
+    for events, after in zip(streams, laid_out[1:], strict=True):
+        out += (_EVENTS_OPEN, _EVENT_SEPARATOR.join(events), _EVENTS_CLOSE, after)
+    out.append(b"\n")
+    return b"".join(out)
+
+
+def _stream_layout(compact: bytes) -> tuple[list[bytes], list[list[msgspec.Raw]]] | None:
+    """Each stream's events array swapped for a placeholder string (the rest is then
+    pretty-printed and the placeholders replaced by one line per event); None without one.
+
+    The events are slices of the compact document, so an array is found by its exact bytes.
+    """
     try:
         shape = _shape_decoder.decode(compact)
     except msgspec.DecodeError:  # not a cassette's shape: laid out plainly
-        return msgspec.json.format(compact, indent=2) + b"\n"
-    # Each stream's events array is swapped for a placeholder string, the rest pretty-printed,
-    # and the placeholders replaced by one line per event. The events are slices of the
-    # compact document, so the array is found by its exact bytes.
+        return None
     pieces: list[bytes] = []
     streams: list[list[msgspec.Raw]] = []
     start = 0
@@ -587,16 +612,9 @@ def _pretty(compact: bytes) -> bytes:
         streams.append(events)
         start = at + len(array)
     if not streams:
-        return msgspec.json.format(compact, indent=2) + b"\n"
+        return None
     pieces.append(compact[start:])
-    laid_out = msgspec.json.format(b"".join(pieces), indent=2).split(_PRETTY_PLACEHOLDER)
-    if len(laid_out) != len(streams) + 1:  # the placeholder's text was in the data too
-        return msgspec.json.format(compact, indent=2) + b"\n"
-    out = [laid_out[0]]
-    for events, after in zip(streams, laid_out[1:], strict=True):
-        out += (_EVENTS_OPEN, _EVENT_SEPARATOR.join(events), _EVENTS_CLOSE, after)
-    out.append(b"\n")
-    return b"".join(out)
+    return pieces, streams
 
 
 # The events array sits at a fixed depth: $.interactions[i].response.body.events.
@@ -629,17 +647,27 @@ _shape_decoder = msgspec.json.Decoder(_CassetteShape)
 
 
 def cassette_bytes(
-    interactions: Sequence[bytes], websockets: Sequence[WebSocketSession] = ()
+    interactions: list[bytes], websockets: Sequence[WebSocketSession] = ()
 ) -> bytes:
     """`Cassette.to_bytes` of a cassette whose interactions are already JSON-encoded.
 
     The same bytes as building the `Cassette` and encoding it (a property test checks it).
-    ``websockets`` are the cassette's WebSocket sessions, kept as they are.
+    ``websockets`` are the cassette's WebSocket sessions, kept as they are. ``interactions``
+    is emptied: the lines are joined once and released, so a fold of a large journal holds
+    about two copies of the cassette at a time, not four.
     """
     if not interactions:  # omit_defaults: an empty list is left out of the file
         return Cassette(version=FORMAT_VERSION, websockets=list(websockets)).to_bytes()
-    joined = b",".join(interactions)
-    head = _pretty(b'{"version":%d,"interactions":[%b]}' % (FORMAT_VERSION, joined))
+    parts = [b'{"version":%d,"interactions":[' % FORMAT_VERSION]
+    for n in range(len(interactions)):
+        if n:
+            parts.append(b",")
+        parts.append(interactions[n])
+    parts.append(b"]}")
+    interactions.clear()
+    compact = [b"".join(parts)]
+    del parts
+    head = _pretty(compact)
     return _with_sessions(head, websockets) if websockets else head
 
 

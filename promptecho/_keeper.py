@@ -93,7 +93,7 @@ class Keeper:
         record: Record,
         status: int,
         headers: Headers,
-        chunks: Sequence[tuple[float, bytes]],
+        chunks: list[tuple[float, bytes]],
         *,
         started: float,
         error: Failure | None = None,
@@ -101,7 +101,9 @@ class Keeper:
         """Keep a response whose body was read to its end (or cut short by ``error``).
 
         ``chunks`` are the body bytes as they came off the wire (still compressed if the
-        server compressed them), each with its arrival time (``time.perf_counter``).
+        server compressed them), each with its arrival time (``time.perf_counter``). The list
+        is emptied once the body is built: a large body is not held twice while it is
+        encoded, scanned and appended.
         """
         redaction = self._options.redaction
         stored_headers = redact_response_headers(headers, redaction)
@@ -117,6 +119,8 @@ class Keeper:
             # they came and the header that explains them, so replay hands over the same.
             body = Binary(data=b"".join(chunk for _, chunk in chunks))
             stored_headers["content-encoding"] = encoding or ""
+        chunks.clear()
+        decoded = None
         if redaction.response_paths:
             body = secrets_module().redact_response_body(body, redaction.response_paths)
         response = RecordedResponse(status=status, headers=stored_headers, body=body)

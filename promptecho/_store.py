@@ -203,8 +203,10 @@ def _open_for_append(file: str, path: Path) -> int:
         raise CassetteError(file, problem) from None
 
 
-def _append_whole(file: str, path: Path, data: bytes, *, fsync: bool) -> None:
-    """Append ``data`` in one write, or not at all: a short write is undone and raised.
+def _append_whole(file: str, path: Path, data: list[bytes], *, fsync: bool) -> None:
+    """Append the pieces of ``data`` in one write, or not at all: a short write is undone and
+    raised. (One ``writev``: a line and its newline go out together without being copied
+    into one buffer first, which for a large recording would hold it twice.)
 
     A file that does not end with a newline holds the torn line of a writer killed inside
     its write: a newline first ends that line, so it is set aside alone and ours stays whole.
@@ -213,12 +215,13 @@ def _append_whole(file: str, path: Path, data: bytes, *, fsync: bool) -> None:
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data
+            data = [b"\n", *data]
+        expected = sum(map(len, data))
         try:
-            written = os.write(fd, data)
-            if written != len(data):
+            written = os.writev(fd, data)
+            if written != expected:
                 raise OSError(
-                    errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({written} of {len(data)} bytes)"
+                    errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({written} of {expected} bytes)"
                 )
             if fsync:
                 os.fsync(fd)
@@ -237,7 +240,7 @@ def _append_whole(file: str, path: Path, data: bytes, *, fsync: bool) -> None:
 def append_journal(path: Path, encoded: bytes, *, fsync: bool = False) -> None:
     """Make one interaction (its compact JSON) durable: one line, one write, under the lock."""
     with locked(path):
-        _append_whole(_journal(path), path, encoded + b"\n", fsync=fsync)
+        _append_whole(_journal(path), path, [encoded, b"\n"], fsync=fsync)
 
 
 def line_digest(encoded: bytes) -> bytes:
@@ -294,7 +297,9 @@ def _set_aside(path: Path, damaged: list[_Damaged], *, fsync: bool) -> None:
     target = damaged_path(path)
     data = read_if_exists(target)
     first = (data.count(b"\n") if data else 0) + 1
-    _append_whole(os.fspath(target), path, b"".join(d.line + b"\n" for d in damaged), fsync=fsync)
+    _append_whole(
+        os.fspath(target), path, [b"".join(d.line + b"\n" for d in damaged)], fsync=fsync
+    )
     for n, d in enumerate(damaged):
         warnings.warn(
             f"promptecho: line {d.number} of {d.file} could not be read ({d.reason}); "
@@ -348,7 +353,10 @@ def _merged(
     # The journal's lines are the interactions' compact JSON already: spliced, not
     # decoded and encoded again. The WebSocket sessions in the file are kept as they are.
     websockets = cassette.websockets if cassette is not None else []
-    return cassette_bytes([encode_interaction(i) for i in old] + new, websockets)
+    lines = [encode_interaction(i) for i in old]
+    lines += new
+    new.clear()  # cassette_bytes empties `lines`: each journal line is freed once joined
+    return cassette_bytes(lines, websockets)
 
 
 def fold(
@@ -374,6 +382,7 @@ def fold(
         for journal in journals:
             good, bad = _scan(journal, trusted, torn=True)
             new += good
+            good.clear()  # `new` holds them now; the merge frees each as it is joined
             damaged += bad
         if not new and keep is None:
             # Nothing readable to fold: keep the damaged lines aside, keep the file.
