@@ -155,9 +155,12 @@ _RERECORD = (
 
 
 def _describe(differences: Sequence[Difference]) -> list[str]:
-    from ._match import describe  # _match imports this module: resolved when a miss is built
+    # Imported when a miss or a drift is described, never on a plain replay: _match imports
+    # this module, and the secret scan is not loaded by a run that only replays.
+    from ._match import describe
+    from ._secrets import mask  # a key in a prompt is shown as its kind, never its value
 
-    return describe(differences)
+    return [mask(line) for line in describe(differences)]
 
 
 class Drift:

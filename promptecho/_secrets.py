@@ -410,6 +410,16 @@ def _configured() -> list[str]:
     return [v for v in found if len(v) >= _CONFIGURED_MIN]
 
 
+def mask(text: str) -> str:
+    """``text`` with every key shape and configured secret replaced by its kind: what an
+    error message (a miss, a drift) may print of a request's values.
+
+    >>> mask('recorded "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEf"')
+    'recorded "<anthropic>"'
+    """
+    return _masked(text, _configured())
+
+
 def _masked(url: str, values: Sequence[str]) -> str:
     """``url`` with every removed value and key shape replaced: what an error may print."""
     for value in sorted(values, key=len, reverse=True):

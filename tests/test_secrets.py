@@ -346,3 +346,20 @@ def test_the_prefix_scan_finds_a_shape_wherever_one_starts_500_examples(data: by
     found = [k for k in _secrets._kinds_in(data) if k != "aws-secret"]
     assert set(found) == everywhere
     assert len(found) == len(everywhere)  # each kind once
+
+
+def test_a_miss_shows_a_key_in_a_prompt_as_its_kind_never_its_value(
+    flavour: Flavour, cassette_path: Path, upstream: Upstream
+) -> None:
+    from promptecho import CassetteMiss
+
+    key = "sk-proj-" + "Ab3dEf6hIj9lMn2pQr5tUv8xYz1bCd4fGh7jKl0nOp3r"
+    echo = flavour.EchoTransport(cassette_path, transport=upstream.transport(), allow_secrets=True)
+    with flavour.http.Client(transport=echo) as client:
+        client.post(CHAT_URL, json=chat(f"my key is {key}"))
+    replay = flavour.EchoTransport(cassette_path, mode="none")
+    with flavour.http.Client(transport=replay) as client, pytest.raises(CassetteMiss) as miss:
+        client.post(CHAT_URL, json=chat(f"my key is {key}!"))
+    assert key not in str(miss.value)
+    assert 'messages[0].content[0].text: recorded "my key is <openai>"' in str(miss.value)
+    assert miss.value.differences[0].path == "messages[0].content[0].text"
