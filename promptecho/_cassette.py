@@ -646,9 +646,7 @@ class _CassetteShape(msgspec.Struct):
 _shape_decoder = msgspec.json.Decoder(_CassetteShape)
 
 
-def cassette_bytes(
-    interactions: list[bytes], websockets: Sequence[WebSocketSession] = ()
-) -> bytes:
+def cassette_bytes(interactions: list[bytes], websockets: Sequence[WebSocketSession] = ()) -> bytes:
     """`Cassette.to_bytes` of a cassette whose interactions are already JSON-encoded.
 
     The same bytes as building the `Cassette` and encoding it (a property test checks it).

@@ -28,7 +28,7 @@ from ._cassette import (
 )
 from ._content import render_body
 from ._errors import Difference
-from ._match import describe, diff, select
+from ._match import covered, describe, diff, select
 from ._types import JSON, Headers
 from ._url import split_url
 
@@ -257,12 +257,17 @@ class Index:
         return lines
 
 
-def drift(recorded: JSON, incoming: JSON) -> list[Difference]:
+def drift(recorded: JSON, incoming: JSON, api: str, match_on: MatchOn | None) -> list[Difference]:
     """Every canonical field where a replayed request differs from its recording.
 
-    ``==`` first (a C loop over two dicts); equal values are then compared as JSON, which
-    ``==`` is not (``1 == 1.0 == True``).
+    The two share a key, so the fields the key holds whole are equal already: only the
+    others are compared (on a chat request, usually ``params`` alone). ``==`` first (a C
+    loop); equal values are then compared as JSON, which ``==`` is not (``1 == 1.0 == True``).
     """
+    skip = covered(api, match_on)
+    if skip is not None and type(recorded) is dict and type(incoming) is dict:
+        recorded = {k: v for k, v in recorded.items() if k not in skip}
+        incoming = {k: v for k, v in incoming.items() if k not in skip}
     if recorded == incoming and _sorted_encoder.encode(recorded) == _sorted_encoder.encode(
         incoming
     ):

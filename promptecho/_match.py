@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_MATCH_ON",
     "MatchOn",
     "compile_match_on",
+    "covered",
     "describe",
     "diff",
     "select",
@@ -207,6 +208,30 @@ def select(body: JSON, api: str, match_on: Sequence[str] | None) -> JSON:
             return body  # a registered normalizer with a shape of its own: match all of it
         return picked
     return _pick(body, compile_match_on(match_on) or ())
+
+
+@functools.lru_cache(maxsize=256)
+def _covered(api: str, match_on: tuple[str, ...] | None) -> frozenset[str] | None:
+    if match_on is None:
+        if api in _BUILTIN:
+            match_on = DEFAULT_MATCH_ON
+        elif api in _DEFAULTS:
+            match_on = _DEFAULTS[api]
+        else:
+            return None
+    # Only plain top-level names: a path picks part of a field, and a parameter's bare name
+    # is looked up under params.
+    return frozenset(n for n in match_on if "." not in n and "[" not in n)
+
+
+def covered(api: str, match_on: Sequence[str] | None) -> frozenset[str] | None:
+    """The top-level fields a key on ``match_on`` holds whole (two requests with one key agree
+    on them); None when that is not known (a registered normalizer's own shape).
+
+    >>> sorted(covered("openai-chat", ["model", "params.temperature"]))
+    ['model']
+    """
+    return _covered(api, None if match_on is None else tuple(match_on))
 
 
 def _pick(body: JSON, names: Iterable[tuple[str, tuple[Step, ...], bool]]) -> dict[str, JSON]:

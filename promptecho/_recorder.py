@@ -288,7 +288,8 @@ class Recorder:
         return Record(request, secrets, entry.interaction if entry is not None else None)
 
     def _note_drift(self, entry: Entry, method: str, url: str, body: object) -> None:
-        differences = drift(entry.request.body, body)
+        request = entry.request
+        differences = drift(request.body, body, request.api, self.options.match_on)
         if differences:
             self.drift.append(Drift(self.path, entry.number, method.upper(), url, differences))
 

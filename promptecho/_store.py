@@ -297,9 +297,7 @@ def _set_aside(path: Path, damaged: list[_Damaged], *, fsync: bool) -> None:
     target = damaged_path(path)
     data = read_if_exists(target)
     first = (data.count(b"\n") if data else 0) + 1
-    _append_whole(
-        os.fspath(target), path, [b"".join(d.line + b"\n" for d in damaged)], fsync=fsync
-    )
+    _append_whole(os.fspath(target), path, [b"".join(d.line + b"\n" for d in damaged)], fsync=fsync)
     for n, d in enumerate(damaged):
         warnings.warn(
             f"promptecho: line {d.number} of {d.file} could not be read ({d.reason}); "
