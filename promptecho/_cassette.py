@@ -454,6 +454,12 @@ def read_if_exists(path: str | os.PathLike[str]) -> bytes | None:
             os.close(fd)
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        raise CassetteError(
+            Path(path),
+            "cannot be read or created: a part of its folder path is a file, not a folder. "
+            "Point the cassette somewhere else (or move that file).",
+        ) from None
     except OSError as err:  # a folder (EISDIR from the read), no permission...
         raise CassetteError(Path(path), f"cannot be read: {err.strerror or err}") from None
 

@@ -191,7 +191,14 @@ def _open_for_append(file: str, path: Path) -> int:
         try:
             return os.open(file, flags, 0o644)
         except FileNotFoundError:  # the first recording into a new folder
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise CassetteError(
+                    path,
+                    f"cannot be recorded: its folder {path.parent} cannot be created "
+                    f"({err.strerror or err}). Point the cassette at a folder you can write.",
+                ) from None
             return os.open(file, flags, 0o644)
     except OSError as err:
         if err.errno == errno.ELOOP:

@@ -477,3 +477,51 @@ def test_closing_with_nothing_recorded_writes_nothing(cassette_path: Path) -> No
         pass
     assert not cassette_path.parent.exists()
     assert fold(cassette_path) is None
+
+
+def test_a_cassette_whose_folder_cannot_be_made_says_what_to_do(tmp_path: Path) -> None:
+    import promptecho
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(promptecho.CassetteError, match="a part of its folder path is a file"):
+        promptecho.EchoTransport(blocker / "sub" / "c.json")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
+def test_a_folder_that_cannot_be_created_names_the_folder() -> None:
+    # Under /tmp itself: pytest's own tmp folders are private to root, the user could not
+    # even look into them.
+    base = Path(tempfile.mkdtemp(prefix="promptecho-ro-"))
+    os.chmod(base, 0o755)
+    locked_dir = base / "locked"
+    locked_dir.mkdir()
+    os.chmod(locked_dir, 0o555)  # readable by all, writable by nobody but root
+    code = (
+        "import sys, httpx, promptecho\n"
+        "from promptecho.testing import FakeUpstream, openai_chat_handler\n"
+        "with FakeUpstream(openai_chat_handler) as up:\n"
+        "    try:\n"
+        "        with promptecho.client(sys.argv[1]) as c:\n"
+        "            c.post(up.url + '/v1/chat/completions', json={'model': 'm', 'messages': []})\n"
+        "    except promptecho.CassetteError as err:\n"
+        "        print(err)\n"
+    )
+    done = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            code,
+            str(locked_dir / "new" / "c.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        f"its folder {locked_dir / 'new'} cannot be created (Permission denied)" in done.stdout
+    ), done.stdout + done.stderr
