@@ -26,10 +26,10 @@ from ._errors import (
 from ._httpx import AsyncEchoTransport, EchoTransport, async_client, client
 from ._match import DEFAULT_MATCH_ON
 from ._scope import CassetteHandle, use_cassette
-from ._sdk import sdk
 from ._version import VERSION as __version__  # noqa: F401 - the package version
 
 if _TYPE_CHECKING:
+    from ._sdk import sdk
     from ._websocket import WebSocketEcho
 
 
@@ -39,6 +39,10 @@ def __getattr__(name: str) -> object:
         from ._websocket import WebSocketEcho
 
         return WebSocketEcho
+    if name == "sdk":  # reads SDK classes with inspect and dataclasses: loaded when used
+        from . import _sdk
+
+        return _sdk.sdk
     raise AttributeError(f"module 'promptecho' has no attribute {name!r}")
 
 

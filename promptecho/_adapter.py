@@ -21,7 +21,6 @@ from collections.abc import (
     Iterator,
     Sequence,
 )
-from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, Self, TypeVar, cast
@@ -49,6 +48,8 @@ ClientT = TypeVar("ClientT")
 
 
 if TYPE_CHECKING:  # the shapes the mixins rely on; at run time any flavour's objects
+    from datetime import timedelta
+
     from ._types import HeaderSource
 
     class _Request(Protocol):

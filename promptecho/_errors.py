@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ._types import JSON, MODES
+
+if TYPE_CHECKING:
+    from datetime import timedelta
 
 __all__ = [
     "CassetteError",

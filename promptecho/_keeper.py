@@ -8,7 +8,6 @@ append to the journal. `Keeper.close` folds the journal into the cassette file.
 
 from __future__ import annotations
 
-import datetime
 import threading
 import types
 from collections.abc import Callable, Sequence
@@ -206,6 +205,8 @@ def _usage(interaction: Interaction) -> Usage | None:
 
 
 def _now() -> str:
+    import datetime  # recording only
+
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

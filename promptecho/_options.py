@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from ._errors import invalid_mode
@@ -18,6 +17,8 @@ from ._redact import DEFAULT_REDACTION, Redaction
 from ._types import MODES, ON_EXPIRY, Mode, OnExpiry, ReplayTiming
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from ._cassette import Interaction
     from ._errors import CassetteMiss
 
@@ -154,6 +155,8 @@ def parse_duration(value: str | timedelta) -> timedelta:
     >>> parse_duration("30d")
     datetime.timedelta(days=30)
     """
+    from datetime import timedelta  # only when an age is given: keep `import promptecho` light
+
     if isinstance(value, timedelta):
         duration = value
     else:

@@ -15,7 +15,6 @@ import os
 import threading
 import warnings
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -49,6 +48,8 @@ from ._types import Headers, Mode
 from ._version import VERSION
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from ._types import HeaderSource
 
 __all__ = ["HeaderList", "Policy", "Record", "Recorder", "Replay", "policy"]
@@ -193,6 +194,8 @@ class Recorder:
         oldest = min((i.recorded_at for i in interactions if i.recorded_at), default=None)
         if oldest is None:  # recorded before promptecho stamped recordings: age unknown
             return False
+        from datetime import UTC, datetime  # only with max_age
+
         age = datetime.now(UTC) - datetime.strptime(oldest, "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=UTC
         )
