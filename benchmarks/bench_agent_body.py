@@ -54,7 +54,7 @@ def run(quick: bool) -> list[Row]:
         if json.loads(b"".join(c for _, c in got.chunks)) != json.loads(answer):
             raise WrongAnswer("decide() replayed another answer")
 
-    canonical = canonicalize_request("POST", url, body, "application/json")
+    canonical = canonicalize_request(url, body, "application/json")
 
     import vcr.matchers
     from vcr.request import Request
@@ -81,7 +81,7 @@ def run(quick: bool) -> list[Row]:
         Contender("promptecho decide()", looped(decide), check, per=per),
         Contender(
             "promptecho canonicalize_request",
-            looped(lambda: canonicalize_request("POST", url, body, "application/json")),
+            looped(lambda: canonicalize_request(url, body, "application/json")),
             per=per,
         ),
         Contender(

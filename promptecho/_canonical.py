@@ -109,7 +109,7 @@ def canonicalize(url: str, body: JSON) -> dict[str, JSON]:
     return _canonical_of(url, body).body  # type: ignore[no-any-return]
 
 
-def canonicalize_request(method: str, url: str, body: bytes, content_type: str | None) -> Canonical:
+def canonicalize_request(url: str, body: bytes, content_type: str | None) -> Canonical:
     """The canonical request of raw request bytes; never raises but ``ValueError``."""
     if not body:
         return Canonical(api="empty", stream=False, body=None)

@@ -197,9 +197,7 @@ def _interaction(item: Any, suffix: str) -> tuple[str, Interaction]:
     response_headers = _pairs(response.get("headers"))
     secrets: list[str] = []
     stored_url = redact_url(url, DEFAULT_REDACTION, secrets)
-    canonical = canonicalize_request(
-        method, url, request_body, _header(request_headers, "content-type")
-    )
+    canonical = canonicalize_request(url, request_body, _header(request_headers, "content-type"))
     recorded_request = RecordedRequest(
         method=method,
         url=stored_url,

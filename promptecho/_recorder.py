@@ -239,7 +239,7 @@ class Recorder:
         options = self.options
         secrets: list[str] = []
         stored_url = redact_url(url, options.redaction, secrets)
-        canonical = canonicalize_request(method, url, body, headers.get("content-type"))
+        canonical = canonicalize_request(url, body, headers.get("content-type"))
         request_body = canonical.body
         if options.redaction.request_paths:
             # Before the key: the incoming request must match its redacted recording.

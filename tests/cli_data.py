@@ -47,7 +47,7 @@ def interaction(
             url = URLS["gemini-stream"]
         if family == "ollama" and scenario.startswith("openai-compat"):
             url = URLS["ollama-compat"]
-    canonical = canonicalize_request("POST", url, request_bytes, "application/json")
+    canonical = canonicalize_request(url, request_bytes, "application/json")
     # Chunked by line, 10 ms apart, so that stream events carry delays.
     lines = data.splitlines(keepends=True)
     chunks = [(0.01 * n, line) for n, line in enumerate(lines, 1)]

@@ -330,7 +330,7 @@ def test_every_sample_is_parsed_by_its_dialect_and_keeps_nothing_answer_deciding
     None
 ):
     for name, url, raw in corpus():
-        canonical = canonicalize_request("POST", url, raw, "application/json")
+        canonical = canonicalize_request(url, raw, "application/json")
         assert canonical.unparsed is None, (name, canonical.unparsed)
         assert canonical.api != "json", name
         fields = set(canonical.body) - {"params"}
@@ -341,7 +341,7 @@ def test_every_sample_is_parsed_by_its_dialect_and_keeps_nothing_answer_deciding
 def test_requests_that_share_a_match_key_share_every_answer_deciding_field() -> None:
     groups: dict[Key, list[tuple[str, Canonical]]] = {}
     for name, url, raw in corpus():
-        canonical = canonicalize_request("POST", url, raw, "application/json")
+        canonical = canonicalize_request(url, raw, "application/json")
         groups.setdefault(key_of(url, canonical), []).append((name, canonical))
     shared = [group for group in groups.values() if len(group) > 1]
     for group in shared:
@@ -459,7 +459,7 @@ EDITS: dict[str, list[tuple[str, Edit, Any, Any]]] = {
 def test_editing_one_answer_deciding_wire_field_always_changes_the_match_key() -> None:
     edited: set[str] = set()
     for name, url, raw in corpus():
-        base = canonicalize_request("POST", url, raw, "application/json")
+        base = canonicalize_request(url, raw, "application/json")
         original = json.loads(raw)
         if url.endswith("/count-tokens"):  # a wrapper: its wrapped body is edited as itself
             continue
@@ -468,9 +468,7 @@ def test_editing_one_answer_deciding_wire_field_always_changes_the_match_key() -
             for value in (one, other):
                 body = copy.deepcopy(original)
                 edit(body, value)
-                canonical = canonicalize_request(
-                    "POST", url, json.dumps(body).encode(), "application/json"
-                )
+                canonical = canonicalize_request(url, json.dumps(body).encode(), "application/json")
                 keys.append(key_of(url, canonical))
                 if body != original:  # an edit that changes the request changes its key
                     assert keys[-1] != key_of(url, base), (name, field, value)
@@ -487,7 +485,7 @@ def test_editing_a_knob_or_the_caller_identity_keeps_the_match_key(
     field: str, one: Any, other: Any
 ) -> None:
     for name, url, raw in corpus():
-        base = canonicalize_request("POST", url, raw, "application/json")
+        base = canonicalize_request(url, raw, "application/json")
         if base.api not in ("openai-chat", "anthropic", "openai-responses"):
             continue
         keys = set()
@@ -496,9 +494,7 @@ def test_editing_a_knob_or_the_caller_identity_keeps_the_match_key(
             keys.add(
                 key_of(
                     url,
-                    canonicalize_request(
-                        "POST", url, json.dumps(body).encode(), "application/json"
-                    ),
+                    canonicalize_request(url, json.dumps(body).encode(), "application/json"),
                 )
             )
         assert len(keys) == 1, (name, field)

@@ -70,7 +70,7 @@ def url_of(sample: str) -> str:
 
 def load(sample: str) -> _canonical.Canonical:
     raw = (DATA / f"{sample}.request.json").read_bytes()
-    return canonicalize_request("POST", url_of(sample), raw, "application/json")
+    return canonicalize_request(url_of(sample), raw, "application/json")
 
 
 def without(body: dict[str, Any], kinds: set[str]) -> list[dict[str, Any]]:
@@ -258,9 +258,7 @@ def test_canonical_body_follows_the_schema_structs(sample):
 def test_key_order_and_whitespace_never_change_the_canonical_request(sample):
     raw = json.loads((DATA / f"{sample}.request.json").read_bytes())
     reordered = json.dumps(_reverse_keys(raw), indent=3, ensure_ascii=True).encode()
-    again = canonicalize_request(
-        "POST", url_of(sample), reordered, "application/json; charset=utf-8"
-    )
+    again = canonicalize_request(url_of(sample), reordered, "application/json; charset=utf-8")
     assert again == load(sample)
 
 
@@ -350,9 +348,9 @@ def test_volatile_fields_never_change_the_default_selection(edit):
     if edit == "anthropic-thinking-signature":  # needs a thinking block on both sides
         base = json.loads((DATA / f"{sample}.request.json").read_bytes())
         change(base)
-        before = canonicalize_request("POST", url_of(sample), json.dumps(base).encode(), None)
+        before = canonicalize_request(url_of(sample), json.dumps(base).encode(), None)
         base["messages"][1]["content"][0]["signature"] = "SIG-A"
-        after = canonicalize_request("POST", url_of(sample), json.dumps(base).encode(), None)
+        after = canonicalize_request(url_of(sample), json.dumps(base).encode(), None)
     else:
         after = _edited(sample, change)
     assert select(after.body, after.api, None) == select(before.body, before.api, None)
@@ -453,8 +451,8 @@ def test_key_order_whitespace_tool_order_and_string_content_never_change_the_key
         variant, indent=rnd.choice([None, 1, 4]), ensure_ascii=rnd.random() < 0.5
     ).encode()
     url = URLS["openai-chat"]
-    first = canonicalize_request("POST", url, raw, "application/json")
-    second = canonicalize_request("POST", url, other, "application/json")
+    first = canonicalize_request(url, raw, "application/json")
+    second = canonicalize_request(url, other, "application/json")
     assert first == second
     assert _key(first) == _key(second)
 
@@ -536,7 +534,7 @@ ALL_URLS = [
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(json_values, st.sampled_from(ALL_URLS))
 def test_canonicalize_request_never_fails_on_arbitrary_json(value, url):
-    canonical = canonicalize_request("POST", url, json.dumps(value).encode(), "application/json")
+    canonical = canonicalize_request(url, json.dumps(value).encode(), "application/json")
     assert canonical.api != "bytes"
     _key(canonical)  # what the recorder does next must not fail either
 
@@ -548,7 +546,7 @@ def test_canonicalize_request_never_fails_on_arbitrary_json(value, url):
     st.sampled_from([None, "application/json", "audio/mpeg"]),
 )
 def test_canonicalize_request_never_fails_on_arbitrary_bytes(raw, url, content_type):
-    canonical = canonicalize_request("POST", url, raw, content_type)
+    canonical = canonicalize_request(url, raw, content_type)
     _key(canonical)
 
 
@@ -575,7 +573,7 @@ def test_canonicalize_request_never_fails_on_arbitrary_bytes(raw, url, content_t
     ids=["empty", "json-array", "unknown-object", "binary", "non-json-content-type", "too-deep"],
 )
 def test_bodies_no_dialect_knows_fall_back(body, content_type, api, canonical):
-    result = canonicalize_request("POST", "https://example.com/x", body, content_type)
+    result = canonicalize_request("https://example.com/x", body, content_type)
     assert (result.api, result.stream) == (api, False)
     if canonical is not None or api == "empty":
         assert result.body == canonical
@@ -600,7 +598,7 @@ def test_bodies_no_dialect_knows_fall_back(body, content_type, api, canonical):
     ],
 )
 def test_a_known_shape_with_wrong_types_is_matched_as_plain_json(body):
-    result = canonicalize_request("POST", URLS["openai-chat"], json.dumps(body).encode(), None)
+    result = canonicalize_request(URLS["openai-chat"], json.dumps(body).encode(), None)
     assert (result.api, result.body) == ("json", body)
 
 
@@ -611,7 +609,6 @@ def test_multipart_uploads_hash_equal_whatever_their_random_boundary():
             f"RIFF....\r\n--{boundary}--\r\n"
         ).encode()
         return canonicalize_request(
-            "POST",
             "https://api.openai.com/v1/audio/transcriptions",
             raw,
             f"multipart/form-data; boundary={boundary}",
@@ -697,9 +694,7 @@ def test_multipart_uploads_hash_equal_whatever_their_random_boundary():
     ],
 )
 def test_dialect_is_found_by_host_path_then_body_shape(url, body, api):
-    assert (
-        canonicalize_request("POST", url, json.dumps(body).encode(), "application/json").api == api
-    )
+    assert canonicalize_request(url, json.dumps(body).encode(), "application/json").api == api
 
 
 # Registered normalizers
@@ -717,7 +712,7 @@ def test_a_registered_normalizer_comes_before_the_built_in_ones():
 
     register_normalizer(lambda url, body: "/gateway/" in url, normalize, api="acme")
     raw = json.dumps({"engine": "e1", "query": "hi", "messages": [], "request_id": "r-1"}).encode()
-    result = canonicalize_request("POST", "https://x.test/gateway/chat/completions", raw, None)
+    result = canonicalize_request("https://x.test/gateway/chat/completions", raw, None)
     assert result == _canonical.Canonical(
         api="acme",
         stream=False,
@@ -733,7 +728,7 @@ def test_a_failing_registered_normalizer_raises_value_error_naming_it():
 
     register_normalizer(lambda url, body: True, broken, api="acme")
     with pytest.raises(ValueError, match=r"registered normalizer .*broken for api 'acme' failed"):
-        canonicalize_request("POST", "https://x.test/", b"{}", None)
+        canonicalize_request("https://x.test/", b"{}", None)
 
 
 @pytest.mark.parametrize(
@@ -760,9 +755,7 @@ def _edited(sample: str, change) -> _canonical.Canonical:
     result = change(body)
     if isinstance(result, dict) and "model" in result:
         body = result
-    return canonicalize_request(
-        "POST", url_of(sample), json.dumps(body).encode(), "application/json"
-    )
+    return canonicalize_request(url_of(sample), json.dumps(body).encode(), "application/json")
 
 
 def _replace_text(body: dict[str, Any], old: str, new: str) -> dict[str, Any]:

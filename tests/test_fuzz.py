@@ -142,7 +142,7 @@ def test_unicode_everywhere_is_kept_or_refused_cleanly(url: str) -> None:
     text = "\u0000\ud7ff\ue000\U0001f600 e\u0301 \u202e\ufeff"
     body = {"model": text, "messages": [{"role": text, "content": text}], text: [text]}
     _decide(url, msgspec.json.encode(body))
-    canonical = canonicalize_request("POST", url, msgspec.json.encode(body), "application/json")
+    canonical = canonicalize_request(url, msgspec.json.encode(body), "application/json")
     assert msgspec.json.decode(msgspec.json.encode(canonical.body)) == canonical.body
 
 

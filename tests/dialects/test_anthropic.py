@@ -179,7 +179,7 @@ def test_output_config_effort_joins_thinking_and_disabled_thinking_equals_none()
 )
 def test_bedrock_and_vertex_urls_give_the_model_and_the_stream_flag(url, stream):
     raw = b'{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}'
-    canonical = canonicalize_request("POST", url, raw, "application/json")
+    canonical = canonicalize_request(url, raw, "application/json")
     assert (canonical.api, canonical.stream, canonical.body["model"]) == (
         "anthropic",
         stream,

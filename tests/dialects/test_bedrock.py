@@ -15,7 +15,7 @@ CANONICAL = Path(__file__).parent.parent / "data" / "canonical"
 
 
 def request(url: str, body: dict) -> object:
-    return canonicalize_request("POST", url, json.dumps(body).encode(), "application/json")
+    return canonicalize_request(url, json.dumps(body).encode(), "application/json")
 
 
 @pytest.mark.parametrize(
@@ -246,7 +246,7 @@ def test_a_body_a_bedrock_endpoint_rejects_is_plain_json_with_the_reason(url, bo
 
 def test_a_converse_body_at_an_unknown_url_is_known_by_its_config_blocks():
     raw = (CANONICAL / "bedrock" / "converse.request.json").read_bytes()
-    canonical = canonicalize_request("POST", "http://localhost:4000/proxy", raw, "application/json")
+    canonical = canonicalize_request("http://localhost:4000/proxy", raw, "application/json")
     assert canonical.api == "bedrock-converse"
     assert canonical.body["messages"] == load("anthropic/text").body["messages"]
 

@@ -66,9 +66,7 @@ def test_empty_generation_config_equals_none_and_alt_sse_streams():
     assert canonicalize(URL, {"contents": [], "generationConfig": {}}) == canonicalize(
         URL, {"contents": []}
     )
-    canonical = canonicalize_request(
-        "POST", URL + "?alt=sse", b'{"contents": []}', "application/json"
-    )
+    canonical = canonicalize_request(URL + "?alt=sse", b'{"contents": []}', "application/json")
     assert canonical.stream is True
 
 

@@ -71,7 +71,7 @@ def test_cohere_tool_plan_is_thinking_and_p_k_take_shared_names():
 )
 def test_ollama_native_streams_unless_told_not_to(extra, stream):
     raw = json.dumps({"model": "m", "messages": [], **extra}).encode()
-    assert canonicalize_request("POST", OLLAMA, raw, None).stream is stream
+    assert canonicalize_request(OLLAMA, raw, None).stream is stream
 
 
 def test_ollama_images_thinking_and_tool_name_links():
@@ -221,7 +221,7 @@ def test_speech_defaults_and_stream_format():
         url, {"model": "t", "input": "hi", "voice": "alloy", "response_format": "mp3"}
     )
     raw = b'{"model": "t", "input": "hi", "voice": "alloy", "stream_format": "sse"}'
-    canonical = canonicalize_request("POST", url, raw, "application/json")
+    canonical = canonicalize_request(url, raw, "application/json")
     assert (canonical.api, canonical.stream, canonical.body["params"]) == (
         "speech",
         True,

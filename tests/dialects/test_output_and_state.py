@@ -375,13 +375,11 @@ def test_gemini_tools_given_as_one_object_equal_tools_given_as_a_list():
     ids=["anthropic", "openai-chat", "gemini"],
 )
 def test_a_body_its_endpoint_names_but_rejects_is_kept_whole_with_the_reason(url, body, unparsed):
-    canonical = canonicalize_request("POST", url, json.dumps(body).encode(), "application/json")
+    canonical = canonicalize_request(url, json.dumps(body).encode(), "application/json")
     assert (canonical.api, canonical.body, canonical.unparsed) == ("json", body, unparsed)
 
 
 def test_a_body_guessed_by_shape_alone_is_kept_whole_without_a_note():
     body = {"messages": "not a list", "system": "s"}  # looks like Anthropic, at no known endpoint
-    canonical = canonicalize_request(
-        "POST", "http://localhost:9/x", json.dumps(body).encode(), None
-    )
+    canonical = canonicalize_request("http://localhost:9/x", json.dumps(body).encode(), None)
     assert (canonical.api, canonical.unparsed) == ("json", None)
