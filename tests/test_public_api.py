@@ -62,6 +62,26 @@ def test_the_flavours_share_one_constructor() -> None:
     assert list(sync.parameters)[:4] == ["cassette", "mode", "match_on", "transport"]
 
 
+def test_the_constructor_options_and_option_names_list_the_same_keywords_and_defaults() -> None:
+    """The transport's signature is written out for `help()` and IDEs, beside `Options.__init__`,
+    which validates them, and `OPTION_NAMES`, from which the plugin and `use_cassette` derive theirs:
+    the three must not drift apart."""
+    import inspect
+
+    from promptecho._options import OPTION_NAMES, Options
+
+    def keywords(function: object) -> list[tuple[str, object]]:
+        return [
+            (p.name, p.default)
+            for p in inspect.signature(function).parameters.values()  # type: ignore[arg-type]
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+
+    transport = keywords(promptecho.EchoTransport)
+    assert transport == keywords(Options)
+    assert [name for name, _ in transport] == list(OPTION_NAMES)
+
+
 def test_the_version_is_the_one_the_package_metadata_gives() -> None:
     from importlib.metadata import version
 
