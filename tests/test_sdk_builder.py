@@ -32,8 +32,8 @@ import promptecho
 from promptecho import CassetteMiss
 from promptecho._sdk import _KEY_ENV, PLACEHOLDER_KEY, build_sdk, will_replay
 from promptecho.testing import FakeUpstream, openai_chat_handler
+from tests.sdk.clients import gemini_arguments as arguments
 from tests.sdk.conftest import API_KEY, areal, dump, kwargs_of, real, stop_and_prove_down
-from tests.sdk.test_gemini import arguments
 from tests.test_plugin import INI
 from tests.upstream import wire_handler
 
