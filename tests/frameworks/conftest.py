@@ -9,6 +9,8 @@ openai-agents (whose pins conflict with the dev extra's) live in the venv ``.ci/
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -55,3 +57,20 @@ async def arecord_then_replay(up: FakeUpstream, run: Callable[[Mode], object]) -
     live = await run("once")  # type: ignore[misc]
     stop_and_prove_down(up)
     return live, await run("none")  # type: ignore[misc]
+
+
+@contextlib.contextmanager
+def own_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A new event loop, the thread's default until the block ends, then closed.
+
+    pydantic-ai's ``run_sync`` and openai-agents' ``Runner.run_sync`` run on the thread's default
+    loop and leave it open on purpose (a loop they create, too), with the async client's sockets
+    on it. A sync caller that owns the loop can close the client on it, then the loop.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -8,8 +8,9 @@ Responses API: a tool call (the agent runs the tool between the two recorded cal
 
 Tested with openai-agents 0.20.0 and openai 2.54.0, in the openai2 venv: its newer releases pin
 ``websockets<17``, which the dev extra's ``websockets==17.4`` excludes (0.24.0 passed this test
-beside openai 3.57.0 before that pin came in). ``Runner.run_sync`` is not covered: our test of it
-failed under warnings-as-errors on an unclosed event loop.
+beside openai 3.57.0 before that pin came in). ``Runner.run_sync`` runs on the thread's default
+event loop and leaves it open on purpose: the sync recipe gives it a loop it owns
+(`own_event_loop`) and closes the client on it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import promptecho
 from promptecho._types import Mode
 from promptecho.testing import FakeUpstream
 
-from .conftest import KEY, OWN_VENV, arecord_then_replay
+from .conftest import KEY, OWN_VENV, arecord_then_replay, own_event_loop, record_then_replay
 
 pytest.importorskip("agents", reason=f"openai-agents is not installed: {OWN_VENV}")
 
@@ -79,6 +80,16 @@ async def run_tools(url: str, cassette: Path, mode: Mode) -> tuple[str, list[str
         return result.final_output, sorted(asked)
 
 
+def run_tools_sync(url: str, cassette: Path, mode: Mode) -> tuple[str, list[str]]:
+    """The sync recipe: ``Runner.run_sync`` on a loop the caller owns, the client closed on it."""
+    with own_event_loop() as loop:
+        client = use_cassette(url, cassette, mode)
+        agent, asked = weather_agent()
+        result = Runner.run_sync(agent, WEATHER)
+        loop.run_until_complete(client.close())
+        return result.final_output, sorted(asked)
+
+
 async def run_stream(url: str, cassette: Path, mode: Mode) -> tuple[list[str], str]:
     async with use_cassette(url, cassette, mode):
         agent = Agent(name="hello", model="gpt-4.1-mini")
@@ -109,4 +120,15 @@ async def test_streamed_agent_replays_every_text_delta(up: FakeUpstream, cassett
     )
     assert len(live[0]) > 1
     assert "".join(live[0]) == live[1]
+    assert replayed == live
+
+
+def test_run_sync_agent_with_a_tool_replays_its_answer_and_its_tool_calls(
+    up: FakeUpstream, cassette: Path
+) -> None:
+    live, replayed = record_then_replay(
+        up, lambda mode: run_tools_sync(up.url + "/v1", cassette, mode)
+    )
+    assert live[1] == ["Paris", "Tokyo"]
+    assert live[0].startswith("Paris")
     assert replayed == live

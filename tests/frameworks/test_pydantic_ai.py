@@ -4,8 +4,8 @@
 ``GoogleProvider(http_client=...)`` each take an ``httpx2.AsyncClient`` (pydantic-ai-slim 2.66.0,
 `pydantic_ai/providers/`); the Google provider warns about httpx's default 5-second timeout, so the
 client gets a timeout. The agent runs its tools between the recorded calls, on replay as live.
-pydantic-ai is async first; ``run_sync`` is not covered (under warnings-as-errors it leaves an
-event loop of its own unclosed, with or without promptecho).
+``run_sync`` and ``run_stream_sync`` run on the thread's default event loop and leave it open: the
+sync recipe gives them a loop it owns (`own_event_loop`) and closes the client on it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from promptecho._types import Mode
 from promptecho.testing import FakeUpstream
 
-from .conftest import EXTRA, KEY, arecord_then_replay
+from .conftest import EXTRA, KEY, arecord_then_replay, own_event_loop, record_then_replay
 
 pytest.importorskip("pydantic_ai", reason=f"pydantic-ai is not installed: {EXTRA}")
 
@@ -66,6 +66,27 @@ async def run_anthropic_tools(url: str, cassette: Path, mode: Mode) -> tuple[str
         return result.output, sorted(asked)  # the agent runs its tools concurrently
 
 
+def run_anthropic_tools_sync(url: str, cassette: Path, mode: Mode) -> tuple[str, list[str]]:
+    """The sync recipe: ``run_sync`` on a loop the caller owns, the client closed on it."""
+    with own_event_loop() as loop:
+        http = http_client(cassette, mode)
+        agent, asked = weather_agent(anthropic_model(url, http))
+        result = agent.run_sync("What's the weather in Paris and in Tokyo?")
+        loop.run_until_complete(http.aclose())
+        return result.output, sorted(asked)
+
+
+def openai_stream_sync(url: str, cassette: Path, mode: Mode) -> list[str]:
+    with own_event_loop() as loop:
+        http = http_client(cassette, mode)
+        provider = OpenAIProvider(api_key=KEY, base_url=url + "/v1", http_client=http)
+        agent: Agent[None, str] = Agent(OpenAIChatModel("gpt-4.1-mini", provider=provider))
+        result = agent.run_stream_sync("Say hello.")
+        deltas = list(result.stream_text(delta=True, debounce_by=None))
+        loop.run_until_complete(http.aclose())
+        return deltas
+
+
 async def run_openai_stream(url: str, cassette: Path, mode: Mode) -> list[str]:
     async with http_client(cassette, mode) as http:
         provider = OpenAIProvider(api_key=KEY, base_url=url + "/v1", http_client=http)
@@ -109,4 +130,21 @@ async def test_google_agent_with_tools_replays_its_answer_and_tool_calls(
         up, lambda mode: run_google_tools(up.url, cassette, mode)
     )
     assert "Paris" in live[1]
+    assert replayed == live
+
+
+def test_run_sync_agent_with_tools_replays_its_answer_and_tool_calls(
+    up: FakeUpstream, cassette: Path
+) -> None:
+    live, replayed = record_then_replay(
+        up, lambda mode: run_anthropic_tools_sync(up.url, cassette, mode)
+    )
+    assert live[1] == ["Paris", "Tokyo"]
+    assert live[0].startswith("Bonjour")
+    assert replayed == live
+
+
+def test_run_stream_sync_replays_every_delta(up: FakeUpstream, cassette: Path) -> None:
+    live, replayed = record_then_replay(up, lambda mode: openai_stream_sync(up.url, cassette, mode))
+    assert len(live) > 1
     assert replayed == live
