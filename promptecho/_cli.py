@@ -21,7 +21,14 @@ from typing import IO, Final
 import msgspec
 
 from ._answer import Answer, answer_of
-from ._cassette import Cassette, Interaction, RecordedRequest, encode_interaction
+from ._cassette import (
+    Cassette,
+    CloseFrame,
+    Interaction,
+    RecordedRequest,
+    WebSocketSession,
+    encode_interaction,
+)
 from ._compare import Verdict, compare
 from ._errors import CassetteError
 from ._index import Key, endpoint, key_of
@@ -151,26 +158,77 @@ def _show(args: argparse.Namespace, out: _Out) -> int:
         print(err, file=sys.stderr)
         return 1
     numbered = list(enumerate(cassette.interactions))
+    sessions = list(enumerate(cassette.websockets))
     if args.interaction is not None:
         if not 0 <= args.interaction < len(numbered):
             raise _Usage(f"-i {args.interaction}: the cassette has {len(numbered)} interactions")
-        numbered = [numbered[args.interaction]]
+        numbered, sessions = [numbered[args.interaction]], []
     if out.as_json:
         out.json(
             {
                 "file": str(args.path),
                 "version": cassette.version,
                 "interactions": [_show_json(n, i) for n, i in numbered],
+                "websockets": [session_summary(n, s) for n, s in sessions],
             }
         )
         return 0
-    count = len(cassette.interactions)
-    out.line(out.bold(f"{args.path}: {count} interaction{'s' * (count != 1)}"))
+    count, session_count = len(cassette.interactions), len(cassette.websockets)
+    title = f"{args.path}: {count} interaction{'s' * (count != 1)}"
+    if session_count:
+        title += f", {session_count} WebSocket session{'s' * (session_count != 1)}"
+    out.line(out.bold(title))
     for number, interaction in numbered:
         out.line()
         for line in show_lines(number, interaction, out):
             out.line(line)
+    for number, session in sessions:
+        out.line()
+        for line in session_lines(number, session, out):
+            out.line(line)
     return 0
+
+
+def session_summary(number: int, session: WebSocketSession) -> dict[str, object]:
+    """What ``show`` says of one WebSocket session: its handshake and a count of its frames."""
+    senders = [frame.from_ for frame in session.frames]
+    close = _last_close(session)
+    return {
+        "index": number,
+        "path": session.path,
+        "subprotocol": session.subprotocol,
+        "recorded_at": session.recorded_at,
+        "recorded_by": session.recorded_by,
+        "refused": session.refused.status if session.refused else None,
+        "frames": len(senders),
+        "client": senders.count("client"),
+        "server": senders.count("server"),
+        "close": None if close is None else {"code": close.code, "reason": close.reason},
+        "duration_ms": sum(frame.delay_ms for frame in session.frames),
+    }
+
+
+def session_lines(number: int, session: WebSocketSession, out: _Out) -> Iterator[str]:
+    """The lines ``show`` prints for one WebSocket session."""
+    summary = session_summary(number, session)
+    yield out.bold(f"~{number} WebSocket {session.path}")
+    if session.recorded_at or session.recorded_by:
+        by = f" by {session.recorded_by}" if session.recorded_by else ""
+        yield out.dim(f"   recorded {session.recorded_at or '(unknown)'}{by}")
+    if session.refused is not None:
+        yield f" {out.bold('->')} refused: {session.refused.status}"
+        return
+    frames = (
+        f"{summary['frames']} frames: {summary['client']} from the client, "
+        f"{summary['server']} from the server, over {summary['duration_ms']} ms"
+    )
+    close = _last_close(session)
+    ended = "" if close is None else f"; closed {close.code} {close.reason}".rstrip()
+    yield f" {out.bold('->')} {frames}{ended}"
+
+
+def _last_close(session: WebSocketSession) -> CloseFrame | None:
+    return next((f for f in reversed(session.frames) if isinstance(f, CloseFrame)), None)
 
 
 def interaction_answer(interaction: Interaction) -> Answer:
@@ -406,7 +464,8 @@ def _check(args: argparse.Namespace, out: _Out) -> int:
 
 
 def _cassettes_in(folder: Path) -> Iterator[Path]:
-    """JSON files under ``folder`` that say they are cassettes (a ``version`` and ``interactions``)."""
+    """JSON files under ``folder`` that say they are cassettes (a ``version``, and ``interactions``
+    or ``websockets``)."""
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if d not in _SKIPPED_DIRS and not d.startswith(".")]
         for name in filenames:
@@ -425,7 +484,7 @@ def _looks_like_cassette(path: Path) -> bool:
     return (
         head.lstrip().startswith(b"{")
         and b'"version"' in head
-        and (b'"interactions"' in head or len(head) < 4096)
+        and (b'"interactions"' in head or b'"websockets"' in head or len(head) < 4096)
     )
 
 
@@ -471,23 +530,34 @@ def check_files(
                 Finding(name, "$", "large", f"the cassette is {size} bytes (limit {max_size})")
             )
         oldest: datetime | None = None
-        for n, interaction in enumerate(cassette.interactions):
-            where = f"$.interactions[{n}]"
-            hit = find_secret(interaction)
+        items: list[tuple[str, Interaction | WebSocketSession]] = [
+            (f"$.interactions[{n}]", interaction)
+            for n, interaction in enumerate(cassette.interactions)
+        ]
+        items += [(f"$.websockets[{n}]", session) for n, session in enumerate(cassette.websockets)]
+        for where, item in items:
+            hit = find_secret(item)
             if hit is not None:
                 findings.append(
                     Finding(name, where + hit.path[1:], "secret", _secret_kind(hit.kind))
                 )
-            encoded = len(encode_interaction(interaction))
+            encoded = len(encode_interaction(item))
             if encoded > INTERACTION_LIMIT:
+                what = "session" if isinstance(item, WebSocketSession) else "interaction"
                 findings.append(
                     Finding(
                         name,
                         where,
                         "large",
-                        f"the interaction is {encoded} bytes (limit {INTERACTION_LIMIT})",
+                        f"the {what} is {encoded} bytes (limit {INTERACTION_LIMIT})",
                     )
                 )
+            when = _recorded_at(item.recorded_at)
+            if when is not None and (oldest is None or when < oldest):
+                oldest = when
+            if isinstance(item, WebSocketSession):
+                continue
+            interaction = item
             if interaction.request.unparsed is not None:
                 findings.append(
                     Finding(
@@ -498,16 +568,13 @@ def check_files(
                         f"{interaction.request.unparsed}",
                     )
                 )
-            when = _recorded_at(interaction.recorded_at)
-            if when is not None and (oldest is None or when < oldest):
-                oldest = when
         if max_age is not None and oldest is not None and now - oldest > max_age:
             findings.append(
                 Finding(
                     name,
                     "$",
                     "expired",
-                    f"the oldest interaction was recorded {oldest:%Y-%m-%dT%H:%M:%SZ}, "
+                    f"the oldest recording was made {oldest:%Y-%m-%dT%H:%M:%SZ}, "
                     f"more than {_age(max_age)} ago",
                 )
             )

@@ -35,7 +35,8 @@ def test_check_finds_a_planted_key_with_its_json_path(
     assert main(["check", str(path)]) == 1
     out = capsys.readouterr().out
     assert (
-        f"{path}: $.interactions[0].request.headers.x-debug-key: secret: looks like an openai key" in out
+        f"{path}: $.interactions[0].request.headers.x-debug-key: secret: looks like an openai key"
+        in out
     )
     assert "1 cassette checked, 1 finding" in out
 
@@ -127,7 +128,7 @@ def test_check_max_age_judges_the_oldest_interaction(
     assert check_files([path], max_age=timedelta(days=30), now=recorded + timedelta(days=29)) == []
     findings = check_files([path], max_age=timedelta(days=30), now=recorded + timedelta(days=31))
     assert [(f.code, f.message) for f in findings] == [
-        ("expired", "the oldest interaction was recorded 2026-11-24T10:15:02Z, more than 30d ago")
+        ("expired", "the oldest recording was made 2026-11-24T10:15:02Z, more than 30d ago")
     ]
     assert main(["check", str(path), "--max-age", "1h"]) == 1  # the real clock: long expired
     assert "expired" in capsys.readouterr().out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -361,3 +362,59 @@ def test_a_cassette_scope_hands_out_a_websocket_echo_closed_with_it(
         echo = cassette.websocket(NOWHERE)
         assert echo.mode == "none"
         assert hello_session(echo.url) == live
+
+
+# The command sees the sessions: show lists them, check scans them
+
+
+def test_show_lists_each_session_with_its_frames_and_close(
+    cassette_path: Path, rt: FakeWebSocketUpstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from promptecho._cli import main
+
+    with WebSocketEcho(cassette_path, rt.url) as echo:
+        seen = hello_session(echo.url)
+    frames = Cassette.load(cassette_path).websockets[0].frames
+    client = sum(frame.from_ == "client" for frame in frames)
+    assert main(["show", str(cassette_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{cassette_path}: 0 interactions, 1 WebSocket session"
+    assert out[2] == f"~0 WebSocket {PATH}"
+    assert out[4].startswith(
+        f" -> {len(frames)} frames: {client} from the client, {len(frames) - client} from the server"
+    )
+    assert out[4].endswith("; closed 1000")
+    assert isinstance(frames[-1], CloseFrame)
+    assert frames[-1].from_ == "client"  # it closed the session
+    assert len(seen) == len(frames) - client  # the server sent what the client read
+    assert main(["show", "--json", str(cassette_path)]) == 0
+    summary = json.loads(capsys.readouterr().out)["websockets"][0]
+    assert (summary["frames"], summary["client"], summary["close"]) == (
+        len(frames),
+        client,
+        {"code": 1000, "reason": ""},
+    )
+
+
+def test_check_finds_a_secret_a_frame_holds_and_a_cassette_of_sessions_only(
+    tmp_path: Path, rt: FakeWebSocketUpstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from promptecho._cli import check_files, main
+
+    key = "sk-proj-Zq3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
+    cassette = tmp_path / "cassettes" / "leaky.json"
+    with WebSocketEcho(cassette, rt.url, allow_secrets=True) as echo:
+        for n in range(40):  # a file over 4 KiB, so the folder scan reads only its head
+            hello_session(echo.url, text=f"turn {n}" if n else f"my key is {key}")
+    assert cassette.stat().st_size > 4096
+    assert b'"interactions"' not in cassette.read_bytes()
+    assert main(["check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{cassette}: $.websockets[0].frames[3]")
+    assert out[0].endswith(": secret: looks like an openai key")
+    assert key not in "\n".join(out)
+    assert out[-1] == "1 cassette checked, 1 finding"
+    # The sessions' recording times count for --max-age, as the interactions' do
+    recorded = datetime.fromisoformat(Cassette.load(cassette).websockets[0].recorded_at or "")
+    late = check_files([cassette], max_age=timedelta(days=30), now=recorded + timedelta(days=31))
+    assert [f.code for f in late] == ["secret", "expired"]
